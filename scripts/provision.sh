@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install the Debian packages the build, tests and managed hosts need.
+# Idempotent: apt is only touched when a package is missing, so a warm run is instant.
+# Usage: scripts/provision.sh
+set -euo pipefail
+
+packages=(
+  ansible podman runc catatonit debootstrap ansible-lint yamllint openssh-client
+  python3-ara python3-django python3-djangorestframework python3-django-filters
+  python3-django-cors-headers python3-dynaconf python3-tzlocal python3-whitenoise
+  python3-django-health-check
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  # dpkg-query exits non-zero for unknown packages; treat that as missing too.
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [[ $status == installed ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "provision: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "provision: installing ${missing[*]}"
+sudo=()
+((EUID == 0)) || sudo=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -1,0 +1,259 @@
+/**
+ * job_store operations. One call serves every host of a play step: per-host work runs
+ * concurrently and each host gets its own result or error; one host's problem never
+ * fails the others.
+ */
+import type { AnyResult, Evidence } from "../engine/classify.js";
+import { JobsError, describe, invalid } from "../engine/errors.js";
+import { type Identity, Ledger, type Origin } from "../engine/ledger.js";
+import { parseDuration } from "../engine/options.js";
+import type { JobRecord } from "../engine/record.js";
+import { isTerminal } from "../engine/status.js";
+import type { RecordFilter } from "../stores/types.js";
+import type { JobStoreArgs } from "./spec.js";
+
+export interface Context extends Origin {
+  /** Playbook paths from the command line; the one in playbook_dir becomes `playbook`. */
+  playbooks?: string[];
+  check_mode?: boolean;
+  no_log?: boolean;
+  playbook_dir?: string | null;
+  awx_job_id?: string | number | null;
+}
+
+export interface HostInput {
+  result?: unknown;
+  probe?: Record<string, unknown>;
+}
+
+export interface HostOutput {
+  changed: boolean;
+  failed?: boolean;
+  msg?: string;
+  found?: boolean;
+  claimed?: boolean;
+  job: JobRecord | null;
+  jobs?: JobRecord[];
+  status: string | null;
+  warnings?: string[];
+}
+
+const CONCURRENCY = 16;
+
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+function out(job: JobRecord | null, changed: boolean, extra: Partial<HostOutput> = {}): HostOutput {
+  return { changed, job, status: job?.status ?? null, ...extra };
+}
+
+/** Loop results (`register` on a task with `loop`) give one record per item: NAME[0], NAME[1]... */
+function launches(result: unknown, field: string): { suffix: string; launch: AnyResult }[] {
+  if (!result || typeof result !== "object" || Array.isArray(result)) {
+    throw invalid(field, "must be the registered result of an async task (a dictionary)");
+  }
+  const r = result as AnyResult;
+  if (Array.isArray(r.results)) {
+    return r.results.map((item, i) => ({ suffix: `[${i}]`, launch: (item ?? {}) as AnyResult }));
+  }
+  return [{ suffix: "", launch: r }];
+}
+
+/** The jid an evidence dict was gathered for (from the probe's own invocation), if known. */
+function evidenceJid(ev: Evidence): string | undefined {
+  const inv = ev.invocation as { module_args?: { jid?: unknown } } | undefined;
+  const jid = inv?.module_args?.jid;
+  return typeof jid === "string" && jid !== "" ? jid : undefined;
+}
+
+export class Operations {
+  constructor(
+    readonly ledger: Ledger,
+    readonly args: JobStoreArgs,
+    readonly ctx: Context,
+  ) {}
+
+  private get check(): boolean {
+    return this.ctx.check_mode === true;
+  }
+
+  private identity(host: string, nameOverride?: string): Identity {
+    const name = nameOverride ?? this.args.name;
+    if (!name) throw invalid("name", "is required for this operation (or give job_id)");
+    return { namespace: this.args.namespace, host, name };
+  }
+
+  private origin(): Origin {
+    const { playbook, play, play_id, task, controller } = this.ctx;
+    return { playbook, play, play_id, task, controller };
+  }
+
+  private noLog(): boolean {
+    return this.args.sensitive || this.ctx.no_log === true;
+  }
+
+  async forHost(host: string, input: HostInput): Promise<HostOutput> {
+    switch (this.args.op) {
+      case "save":
+        return this.args.claim ? this.claim(host, input) : this.save(host, input);
+      case "load":
+        return this.load(host);
+      case "update":
+        return this.update(host, input);
+      case "delete":
+        return this.remove(host);
+      default:
+        throw new JobsError("internal", `op ${this.args.op} is not per host`);
+    }
+  }
+
+  private async findHead(host: string) {
+    if (this.args.job_id && !this.args.name) {
+      return this.ledger.byJid(this.args.namespace, host, this.args.job_id);
+    }
+    const head = await this.ledger.head(this.identity(host));
+    if (head && this.args.job_id && head.record.jid !== this.args.job_id) {
+      return this.ledger.byJid(this.args.namespace, host, this.args.job_id);
+    }
+    return head;
+  }
+
+  async load(host: string): Promise<HostOutput> {
+    const head = await this.findHead(host);
+    const res = out(head?.record ?? null, false, { found: head !== undefined });
+    if (head && this.args.history) res.jobs = (await this.ledger.history(head.record)).records;
+    return res;
+  }
+
+  /** start: claim the name for a new attempt, probing a blocking non-terminal job first. */
+  async claim(host: string, input: HostInput): Promise<HostOutput> {
+    const id = this.identity(host);
+    const fields: Partial<JobRecord> = {
+      async_timeout: this.args.async_timeout,
+      no_log: this.noLog(),
+      output_files: (this.args.output_files as JobRecord["output_files"]) ?? null,
+    };
+    if (this.check) {
+      const head = await this.ledger.head(id);
+      const blocked = head && !isTerminal(head.record.status);
+      return out(head?.record ?? null, !blocked, {
+        claimed: !blocked,
+        msg: blocked ? `would not start: job "${id.name}" on ${host} is ${head!.record.status}` : `would start job "${id.name}" on ${host}`,
+      });
+    }
+    const probe = input.probe ?? this.args.probe ?? undefined;
+    if (probe && !(probe as AnyResult).skipped) {
+      const head = await this.ledger.head(id);
+      if (head && !isTerminal(head.record.status)) {
+        await this.ledger.observe(id, head.record.id, probe as Evidence, this.args.stale_after);
+      }
+    }
+    const res = await this.ledger.claim(id, this.origin(), fields, this.args.stale_after);
+    if (res.claimed) return out(res.record, true, { claimed: true, msg: `claimed job "${id.name}" on ${host}` });
+    return out(res.record, false, { claimed: false, msg: res.reason, ...(res.stale ? { warnings: ["the claim is stale: probe it by its token"] } : {}) });
+  }
+
+  /** async_job_save: record an already launched async task (one record per loop item). */
+  async save(host: string, input: HostInput): Promise<HostOutput> {
+    const result = input.result ?? this.args.result;
+    if (result === undefined || result === null) throw invalid("result", "is required to save a job (or use claim=true)");
+    const items = launches(result, this.args.result_var ?? "result");
+    const fields: Partial<JobRecord> = {
+      async_timeout: this.args.async_timeout,
+      no_log: this.noLog(),
+      output_files: (this.args.output_files as JobRecord["output_files"]) ?? null,
+    };
+    const saved: JobRecord[] = [];
+    const warnings: string[] = [];
+    for (const { suffix, launch } of items) {
+      const id = this.identity(host, `${this.args.name ?? ""}${suffix}`);
+      if (launch.skipped) continue;
+      if (this.check) continue;
+      const { record, superseded } = await this.ledger.recordNew(id, this.origin(), fields, launch);
+      if (superseded) {
+        warnings.push(
+          `job "${id.name}" on ${host}: attempt ${superseded.attempt} (${superseded.status}) was replaced by attempt ${record.attempt} and kept in history`,
+        );
+      }
+      saved.push(record);
+    }
+    const res = out(saved[0] ?? null, !this.check && saved.length > 0, warnings.length ? { warnings } : {});
+    if (items.length > 1 || items[0]?.suffix) res.jobs = saved;
+    if (this.check) res.msg = `would save ${items.length} job record(s) on ${host}`;
+    return res;
+  }
+
+  async update(host: string, input: HostInput): Promise<HostOutput> {
+    const head = await this.findHead(host);
+    if (!head) {
+      return out(null, false, { found: false, failed: true, msg: `no job "${this.args.name ?? this.args.job_id}" on ${host} in namespace ${this.args.namespace}` });
+    }
+    const id: Identity = head.record;
+    if (this.check) return out(head.record, false, { found: true, msg: `would update job "${id.name}" on ${host}` });
+    const result = input.result ?? this.args.result;
+    const probe = input.probe ?? this.args.probe;
+    let r: { record: JobRecord; changed: boolean };
+    if (result !== undefined && result !== null) {
+      const items = launches(result, this.args.result_var ?? "result");
+      r = await this.ledger.recordLaunch(id, this.args.claim_token ?? undefined, items[0]!.launch);
+    } else if (probe) {
+      const ej = evidenceJid(probe as Evidence);
+      if (ej && head.record.jid && ej !== head.record.jid) {
+        return out(head.record, false, { found: true, msg: `evidence for jid ${ej} ignored: the current attempt is jid ${head.record.jid}` });
+      }
+      r = await this.ledger.observe(id, head.record.id, probe as Evidence, this.args.stale_after);
+    } else if (this.args.status) {
+      r = await this.ledger.setStatus(id, this.args.status, this.args.message);
+    } else if (this.args.cleaned) {
+      r = await this.ledger.mutate(id, head.record.id, () => ({ cleaned_at: new Date().toISOString() }));
+    } else {
+      throw invalid("result", "update needs one of result, result_var, probe, probe_var, status or cleaned");
+    }
+    return out(r.record, r.changed, { found: true, ...(r.record.last_error ? { msg: r.record.last_error } : {}) });
+  }
+
+  async remove(host: string): Promise<HostOutput> {
+    const id = this.identity(host);
+    if (this.check) {
+      const h = await this.ledger.head(id);
+      return out(h?.record ?? null, h !== undefined, { msg: `would delete job "${id.name}" on ${host}` });
+    }
+    const removed = await this.ledger.remove(id);
+    return out(null, removed.length > 0, { msg: `deleted ${removed.length} record(s) of job "${id.name}" on ${host}`, jobs: removed });
+  }
+
+  private filter(): RecordFilter {
+    const f: RecordFilter = { namespace: this.args.namespace };
+    if (this.args.host) f.host = this.args.host;
+    if (this.args.name) f.name = this.args.name;
+    if (this.args.statuses?.length) f.status = this.args.statuses;
+    if (this.args.playbook) f.playbook = this.args.playbook;
+    if (this.args.older_than) f.updatedBefore = new Date(Date.now() - parseDuration(this.args.older_than, "older_than") * 1000);
+    return f;
+  }
+
+  async list(): Promise<{ jobs: JobRecord[]; errors: string[] }> {
+    const { records, errors } = await this.ledger.list(this.filter(), this.args.history);
+    return { jobs: records, errors };
+  }
+
+  async prune(): Promise<{ jobs: JobRecord[]; errors: string[] }> {
+    if (!this.args.older_than) throw invalid("older_than", "is required for prune (for example 7d)");
+    const { pruned, errors } = await this.ledger.prune(this.filter(), this.check);
+    return { jobs: pruned, errors };
+  }
+}
+
+export function hostError(err: unknown): HostOutput {
+  return { changed: false, failed: true, msg: describe(err), job: null, status: null };
+}

@@ -1,0 +1,205 @@
+/**
+ * Turns what Ansible saw into a status: a launch result (the registered async task) or
+ * evidence from the async_job_probe module. Pure functions: no I/O, easy to test.
+ */
+import { LIMITS, type JobRecord, type JobResult, tail } from "./record.js";
+import type { Status } from "./status.js";
+
+/** A registered task result, as Ansible hands it over (loose JSON). */
+export type AnyResult = Record<string, unknown>;
+
+/** The fields of a record that an observation may change. */
+export type Patch = Partial<
+  Pick<
+    JobRecord,
+    | "status"
+    | "jid"
+    | "results_file"
+    | "session_id"
+    | "host_incarnation"
+    | "last_error"
+    | "result"
+    | "output_files"
+    | "checked_at"
+    | "cleaned_at"
+  >
+>;
+
+const truthy = (v: unknown): boolean => v === true || v === 1 || v === "1" || v === "true" || v === "True";
+
+function intOrNull(v: unknown): number | null {
+  if (typeof v === "number" && Number.isInteger(v)) return v;
+  if (typeof v === "string" && /^-?\d+$/.test(v)) return Number(v);
+  return null;
+}
+
+function text(v: unknown): string {
+  if (v === undefined || v === null) return "";
+  return typeof v === "string" ? v : JSON.stringify(v);
+}
+
+/** The bounded result kept in the record (nothing when the job is no_log). */
+export function boundResult(data: AnyResult, noLog: boolean): JobResult | null {
+  if (noLog) return null;
+  const out: JobResult = {};
+  let cut = false;
+  const rc = intOrNull(data.rc);
+  if (rc !== null || "rc" in data) out.rc = rc;
+  if (data.msg !== undefined && data.msg !== "") {
+    const t = tail(text(data.msg), LIMITS.msg);
+    out.msg = t.text;
+    cut ||= t.cut;
+  }
+  if ("failed" in data) out.failed = truthy(data.failed);
+  if ("changed" in data) out.changed = truthy(data.changed);
+  for (const [from, to] of [
+    ["stdout", "stdout_tail"],
+    ["stderr", "stderr_tail"],
+  ] as const) {
+    const v = data[from] ?? data[to];
+    if (v !== undefined && v !== "") {
+      const t = tail(text(v), LIMITS.tail);
+      out[to] = t.text;
+      cut ||= t.cut || truthy(data.truncated);
+    }
+  }
+  if (cut) out.truncated = true;
+  return out;
+}
+
+/** Status of a finished job from its result (the job file, or a poll>0 task result). */
+export function finishedStatus(data: AnyResult): Status {
+  if (truthy(data.cancelled)) return "cancelled";
+  if (data.msg === "Timeout exceeded" || truthy(data.timedout)) return "timed_out";
+  const rc = intOrNull(data.rc);
+  if (truthy(data.failed) || (rc !== null && rc !== 0)) return "failed";
+  return "succeeded";
+}
+
+function ident(rec: JobRecord): string {
+  return `job "${rec.name}"${rec.jid ? ` (jid ${rec.jid})` : ""} on ${rec.host}`;
+}
+
+/** What a registered launch (async task with poll: 0, or a finished poll>0 task) says. */
+export function classifyLaunch(rec: JobRecord, res: AnyResult, noLog: boolean): Patch | undefined {
+  if (truthy(res.skipped)) return undefined;
+  if (truthy(res.unreachable)) {
+    return {
+      status: "unreachable",
+      last_error: `host unreachable during launch of job "${rec.name}" on ${rec.host}: ${text(res.msg)}`.slice(0, LIMITS.error),
+    };
+  }
+  const jid = typeof res.ansible_job_id === "string" && res.ansible_job_id !== "" ? res.ansible_job_id : null;
+  if (!jid) {
+    const msg = text(res.msg) || "the async task returned no ansible_job_id";
+    return {
+      status: "failed",
+      last_error: `launch of job "${rec.name}" on ${rec.host} failed: ${msg}`.slice(0, LIMITS.error),
+      result: boundResult(res, noLog),
+    };
+  }
+  const patch: Patch = {
+    jid,
+    results_file: typeof res.results_file === "string" ? res.results_file : rec.results_file,
+    status: "running",
+    last_error: null,
+  };
+  if (truthy(res.finished)) {
+    patch.status = finishedStatus(res);
+    patch.result = boundResult(res, noLog);
+  }
+  return patch;
+}
+
+/** Evidence returned by rstyczynski.ansible.async_job_probe (or an unreachable/failed task). */
+export interface Evidence extends AnyResult {
+  state?: "finished" | "running" | "gone" | "unknown";
+}
+
+export interface ObserveOptions {
+  /** A `starting` claim older than the stale limit, by the store's clock. */
+  staleClaim?: boolean;
+}
+
+export function classifyProbe(rec: JobRecord, ev: Evidence, now: string, opts: ObserveOptions = {}): Patch | undefined {
+  if (truthy(ev.skipped)) return undefined;
+  if (truthy(ev.unreachable)) {
+    return {
+      status: "unreachable",
+      checked_at: now,
+      last_error: `${ident(rec)}: host unreachable: ${text(ev.msg)}`.slice(0, LIMITS.error),
+    };
+  }
+  if (truthy(ev.failed) && ev.state === undefined) {
+    return { checked_at: now, last_error: `${ident(rec)}: probe failed: ${text(ev.msg)}`.slice(0, LIMITS.error) };
+  }
+  const patch: Patch = { checked_at: now };
+  if (typeof ev.adopted_jid === "string" && ev.adopted_jid && !rec.jid) {
+    patch.jid = ev.adopted_jid;
+    if (typeof ev.adopted_results_file === "string") patch.results_file = ev.adopted_results_file;
+  }
+  const sid = intOrNull(ev.session_id);
+  if (sid !== null && rec.session_id === null) patch.session_id = sid;
+  if (ev.incarnation && typeof ev.incarnation === "object" && rec.host_incarnation === null) {
+    const inc = ev.incarnation as Record<string, unknown>;
+    patch.host_incarnation = {
+      boot_id: typeof inc.boot_id === "string" ? inc.boot_id : null,
+      boot_time: typeof inc.boot_time === "number" ? inc.boot_time : null,
+      pid1_start: typeof inc.pid1_start === "number" ? inc.pid1_start : null,
+    };
+  }
+  const tails: JobResult = {};
+  if (typeof ev.stdout_tail === "string") tails.stdout_tail = tail(ev.stdout_tail, LIMITS.tail).text;
+  if (typeof ev.stderr_tail === "string") tails.stderr_tail = tail(ev.stderr_tail, LIMITS.tail).text;
+  const hasTails = Object.keys(tails).length > 0 && !rec.no_log;
+
+  if (truthy(ev.cancelled)) {
+    patch.status = "cancelled";
+    patch.last_error = `${ident(rec)} was cancelled`;
+    return patch;
+  }
+  switch (ev.state) {
+    case "finished": {
+      const data = (ev.result && typeof ev.result === "object" ? ev.result : {}) as AnyResult;
+      patch.status = finishedStatus(data);
+      patch.result = boundResult({ ...tails, ...data }, rec.no_log);
+      patch.last_error =
+        patch.status === "timed_out"
+          ? `${ident(rec)} was killed by Ansible's async time limit${rec.async_timeout ? ` (${rec.async_timeout}s)` : ""}`
+          : patch.status === "failed"
+            ? `${ident(rec)} failed: ${text(data.msg) || `rc ${text(data.rc)}`}`.slice(0, LIMITS.error)
+            : null;
+      return patch;
+    }
+    case "running":
+      patch.status = "running";
+      patch.last_error = null;
+      if (hasTails) patch.result = { ...(rec.result ?? {}), ...tails };
+      return patch;
+    case "gone": {
+      if (rec.status === "starting" && !patch.jid && !opts.staleClaim) {
+        // Another controller may be launching right now; its claim is not stale yet.
+        return patch;
+      }
+      const jobFile = (ev.job_file ?? {}) as Record<string, unknown>;
+      const reason =
+        rec.status === "starting" && !rec.jid
+          ? "the claim was never launched: no process on the host carries its token"
+          : truthy(ev.restarted)
+            ? "host restarted after the job began"
+            : jobFile.exists === false
+              ? "job file missing and no process left"
+              : "process gone without a result";
+      patch.status = "lost";
+      patch.last_error = `${ident(rec)} is lost: ${reason}`;
+      if (hasTails) patch.result = { ...(rec.result ?? {}), ...tails };
+      return patch;
+    }
+    default: {
+      const why = text(ev.visibility) || text(ev.msg) || "the probe could not see the job's processes";
+      patch.last_error = `${ident(rec)}: cannot tell whether it runs: ${why}`.slice(0, LIMITS.error);
+      if (rec.status === "unreachable") patch.status = "running";
+      return patch;
+    }
+  }
+}

@@ -1,0 +1,376 @@
+/**
+ * The job ledger: the record layout in a Store, claims, attempts and transitions.
+ *
+ * Layout (keys are encoded by each store):
+ *   heads/NS/HOST/NAME             the current attempt of an identity (full record)
+ *   history/NS/HOST/NAME/000001    earlier attempts, kept until pruned
+ *   jids/NS/HOST/JID               jid -> name index, so a job can be resumed by jid
+ * Create-if-absent and compare-and-swap act on the head, so "exactly one launch" holds
+ * across processes and controllers for stores that declare both capabilities.
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import type { Entry, Key, RecordFilter, Store } from "../stores/types.js";
+import { type AnyResult, type Evidence, type ObserveOptions, type Patch, classifyLaunch, classifyProbe } from "./classify.js";
+import { JobsError, invalid, isCode } from "./errors.js";
+import { type JobRecord, SCHEMA_VERSION, nowIso, validateRecord } from "./record.js";
+import { type Status, canTransition, isTerminal } from "./status.js";
+
+export interface Identity {
+  namespace: string;
+  host: string;
+  name: string;
+}
+
+export interface Origin {
+  playbook?: string | null;
+  play?: string | null;
+  play_id?: string | null;
+  task?: string | null;
+  controller?: string | null;
+}
+
+export interface Head {
+  record: JobRecord;
+  entry: Entry;
+}
+
+const MAX_NAME = 1024;
+const CAS_RETRIES = 12;
+
+/** Names, hosts and namespaces: any text without control characters, 1..1024 characters. */
+export function checkIdentity(id: Identity): Identity {
+  for (const field of ["namespace", "host", "name"] as const) {
+    const v = id[field];
+    if (typeof v !== "string" || v.length === 0) throw invalid(field, "must be a non-empty string");
+    if (v.length > MAX_NAME) throw invalid(field, `is ${v.length} characters long (max ${MAX_NAME})`);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+    if (/[\u0000-\u001f\u007f]/.test(v)) throw invalid(field, `${JSON.stringify(v)} contains control characters`);
+  }
+  return id;
+}
+
+export const keys = {
+  head: (id: Identity): Key => ["heads", id.namespace, id.host, id.name],
+  history: (id: Identity, attempt: number): Key => ["history", id.namespace, id.host, id.name, String(attempt).padStart(6, "0")],
+  jid: (namespace: string, host: string, jid: string): Key => ["jids", namespace, host, jid],
+};
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export function newClaimToken(): string {
+  return randomBytes(16).toString("hex");
+}
+
+export function newRecord(id: Identity, attempt: number, origin: Origin, fields: Partial<JobRecord> = {}): JobRecord {
+  const now = nowIso();
+  return {
+    schema: SCHEMA_VERSION,
+    id: randomUUID(),
+    namespace: id.namespace,
+    name: id.name,
+    host: id.host,
+    attempt,
+    status: "starting",
+    jid: null,
+    results_file: null,
+    async_timeout: null,
+    host_incarnation: null,
+    session_id: null,
+    claim_token: null,
+    output_files: null,
+    playbook: origin.playbook ?? null,
+    play: origin.play ?? null,
+    play_id: origin.play_id ?? null,
+    task: origin.task ?? null,
+    controller: origin.controller ?? hostname(),
+    started_at: now,
+    updated_at: now,
+    finished_at: null,
+    checked_at: null,
+    cleaned_at: null,
+    last_error: null,
+    no_log: false,
+    result: null,
+    ...fields,
+  };
+}
+
+/** Applies a patch under the state machine. Returns undefined when nothing changes. */
+export function applyPatch(rec: JobRecord, patch: Patch | undefined, now = nowIso()): JobRecord | undefined {
+  if (!patch) return undefined;
+  const to: Status = patch.status ?? rec.status;
+  if (isTerminal(rec.status)) {
+    if (to !== rec.status) {
+      throw new JobsError(
+        "illegal_transition",
+        `job "${rec.name}" on ${rec.host} is ${rec.status} (terminal); it cannot become ${to}`,
+      );
+    }
+    // Terminal records only learn that their files were cleaned up.
+    if (patch.cleaned_at && !rec.cleaned_at) return { ...rec, cleaned_at: patch.cleaned_at, updated_at: now };
+    return undefined;
+  }
+  if (!canTransition(rec.status, to)) {
+    throw new JobsError("illegal_transition", `job "${rec.name}" on ${rec.host}: ${rec.status} -> ${to} is not allowed`);
+  }
+  const next: JobRecord = { ...rec, ...patch, status: to };
+  if (isTerminal(to)) next.finished_at = now;
+  const { checked_at: _a, updated_at: _b, ...restNext } = next;
+  const { checked_at: _c, updated_at: _d, ...restPrev } = rec;
+  if (JSON.stringify(restNext) === JSON.stringify(restPrev) && next.checked_at === rec.checked_at) return undefined;
+  next.updated_at = now;
+  return next;
+}
+
+export type ClaimOutcome =
+  | { claimed: true; record: JobRecord }
+  | { claimed: false; record: JobRecord; stale: boolean; reason: string };
+
+export class Ledger {
+  constructor(readonly store: Store) {}
+
+  private toHead(entry: Entry | undefined): Head | undefined {
+    if (!entry) return undefined;
+    return { entry, record: validateRecord(entry.value, entry.where) };
+  }
+
+  async head(id: Identity): Promise<Head | undefined> {
+    return this.toHead(await this.store.get(keys.head(checkIdentity(id))));
+  }
+
+  /** Finds a job by jid on a host: the jid index first, then the head and history it points at. */
+  async byJid(namespace: string, host: string, jid: string): Promise<Head | undefined> {
+    if (!jid) throw invalid("job_id", "must be a non-empty string");
+    const idx = await this.store.get(keys.jid(namespace, host, jid));
+    if (!idx) return undefined;
+    const ref = idx.value as { name?: unknown; attempt?: unknown };
+    if (typeof ref.name !== "string" || typeof ref.attempt !== "number") {
+      throw new JobsError("corrupt", `${idx.where}: not a jid index entry`);
+    }
+    const id = { namespace, host, name: ref.name };
+    const head = await this.head(id);
+    if (head && head.record.jid === jid) return head;
+    const old = this.toHead(await this.store.get(keys.history(id, ref.attempt)));
+    if (old && old.record.jid === jid) return old;
+    return undefined;
+  }
+
+  /** Keeps the head's attempt in history before the head moves on (idempotent). */
+  private async archive(head: Head): Promise<void> {
+    const id = head.record;
+    try {
+      await this.store.create(keys.history(id, head.record.attempt), head.record);
+    } catch (err) {
+      if (!isCode(err, "exists")) throw err;
+    }
+  }
+
+  /**
+   * Claims the identity for a new attempt in `starting` state, carrying a claim token.
+   * A terminal or absent head is claimable; a non-terminal one is reported instead.
+   */
+  async claim(id: Identity, origin: Origin, fields: Partial<JobRecord>, staleAfterSec: number): Promise<ClaimOutcome> {
+    checkIdentity(id);
+    for (let i = 0; i < CAS_RETRIES; i++) {
+      const head = await this.head(id);
+      const record = newRecord(id, head ? head.record.attempt + 1 : 1, origin, {
+        claim_token: newClaimToken(),
+        ...fields,
+      });
+      try {
+        if (!head) {
+          await this.store.create(keys.head(id), record);
+          return { claimed: true, record };
+        }
+        if (!isTerminal(head.record.status)) {
+          const stale = head.record.status === "starting" && (await this.isStale(head, staleAfterSec));
+          return {
+            claimed: false,
+            record: head.record,
+            stale,
+            reason: `job "${id.name}" on ${id.host} is already ${head.record.status} (attempt ${head.record.attempt}${head.record.jid ? `, jid ${head.record.jid}` : ""})`,
+          };
+        }
+        await this.archive(head);
+        await this.store.update(keys.head(id), record, head.entry.version);
+        return { claimed: true, record };
+      } catch (err) {
+        if (!isCode(err, "exists") && !isCode(err, "conflict")) throw err;
+        await sleep(5 + Math.random() * 20);
+      }
+    }
+    throw new JobsError("conflict", `job "${id.name}" on ${id.host}: the head kept changing; try again`);
+  }
+
+  async isStale(head: Head, staleAfterSec: number): Promise<boolean> {
+    const written = head.entry.modified;
+    if (!written) return false;
+    const now = await this.store.now();
+    return now.getTime() - written.getTime() >= staleAfterSec * 1000;
+  }
+
+  /**
+   * Records a new attempt for a job that was already launched (async_job_save): the
+   * previous head goes to history whatever its state, since the new jid must not be lost.
+   */
+  async recordNew(id: Identity, origin: Origin, fields: Partial<JobRecord>, launch: AnyResult): Promise<{ record: JobRecord; superseded?: JobRecord }> {
+    checkIdentity(id);
+    for (let i = 0; i < CAS_RETRIES; i++) {
+      const head = await this.head(id);
+      const base = newRecord(id, head ? head.record.attempt + 1 : 1, origin, fields);
+      const record = applyPatch(base, classifyLaunch(base, launch, base.no_log)) ?? base;
+      try {
+        if (!head) await this.store.create(keys.head(id), record);
+        else {
+          await this.archive(head);
+          await this.store.update(keys.head(id), record, head.entry.version);
+        }
+        await this.indexJid(record);
+        return head && !isTerminal(head.record.status) ? { record, superseded: head.record } : { record };
+      } catch (err) {
+        if (!isCode(err, "exists") && !isCode(err, "conflict")) throw err;
+        await sleep(5 + Math.random() * 20);
+      }
+    }
+    throw new JobsError("conflict", `job "${id.name}" on ${id.host}: the head kept changing; try again`);
+  }
+
+  async indexJid(rec: JobRecord): Promise<void> {
+    if (!rec.jid) return;
+    const ref = { namespace: rec.namespace, host: rec.host, name: rec.name, attempt: rec.attempt, id: rec.id };
+    try {
+      await this.store.create(keys.jid(rec.namespace, rec.host, rec.jid), ref);
+    } catch (err) {
+      if (!isCode(err, "exists")) throw err;
+    }
+  }
+
+  /**
+   * Changes the head with compare-and-swap, re-reading and re-applying on conflict.
+   * `expectId` pins the attempt: evidence about attempt 3 never lands on attempt 4.
+   */
+  async mutate(
+    id: Identity,
+    expectId: string | undefined,
+    fn: (rec: JobRecord, head: Head) => Promise<Patch | undefined> | Patch | undefined,
+  ): Promise<{ record: JobRecord; changed: boolean }> {
+    checkIdentity(id);
+    for (let i = 0; i < CAS_RETRIES; i++) {
+      const head = await this.head(id);
+      if (!head) throw new JobsError("not_found", `no job "${id.name}" on ${id.host} in namespace ${id.namespace}`);
+      if (expectId && head.record.id !== expectId) {
+        throw new JobsError(
+          "conflict",
+          `job "${id.name}" on ${id.host} moved on to attempt ${head.record.attempt} while this one was checked`,
+        );
+      }
+      const next = applyPatch(head.record, await fn(head.record, head));
+      if (!next) return { record: head.record, changed: false };
+      try {
+        await this.store.update(keys.head(id), next, head.entry.version);
+        if (next.jid && next.jid !== head.record.jid) await this.indexJid(next);
+        return { record: next, changed: true };
+      } catch (err) {
+        if (!isCode(err, "conflict")) throw err;
+        await sleep(5 + Math.random() * 20);
+      }
+    }
+    throw new JobsError("conflict", `job "${id.name}" on ${id.host}: the record kept changing; try again`);
+  }
+
+  recordLaunch(id: Identity, claimToken: string | undefined, launch: AnyResult) {
+    return this.mutate(id, undefined, (rec) => {
+      if (claimToken && rec.claim_token !== claimToken) {
+        throw new JobsError("conflict", `job "${rec.name}" on ${rec.host}: the claim was taken over by another controller`);
+      }
+      return classifyLaunch(rec, launch, rec.no_log);
+    });
+  }
+
+  observe(id: Identity, expectId: string | undefined, ev: Evidence, staleAfterSec: number) {
+    return this.mutate(id, expectId, async (rec, head) => {
+      const opts: ObserveOptions = {};
+      if (rec.status === "starting") opts.staleClaim = await this.isStale(head, staleAfterSec);
+      return classifyProbe(rec, ev, nowIso(), opts);
+    });
+  }
+
+  setStatus(id: Identity, status: Status, message: string | null) {
+    return this.mutate(id, undefined, () => ({ status, last_error: message }));
+  }
+
+  /** Current records (and with `history`, earlier attempts), plus the documents that could not be read. */
+  async list(filter: RecordFilter = {}, history = false): Promise<{ records: JobRecord[]; errors: string[] }> {
+    const prefixes: Key[] = [];
+    for (const top of history ? ["heads", "history"] : ["heads"]) {
+      const p: string[] = [top];
+      if (filter.namespace !== undefined) {
+        p.push(filter.namespace);
+        if (filter.host !== undefined) p.push(filter.host);
+        if (filter.host !== undefined && filter.name !== undefined && top === "history") p.push(filter.name);
+      }
+      prefixes.push(p);
+    }
+    const records: JobRecord[] = [];
+    const errors: string[] = [];
+    for (const prefix of prefixes) {
+      const res = await this.store.list(prefix, filter);
+      for (const e of res.errors) errors.push(e.message);
+      for (const entry of res.entries) {
+        try {
+          records.push(validateRecord(entry.value, entry.where));
+        } catch (err) {
+          errors.push((err as Error).message);
+        }
+      }
+    }
+    return { records, errors };
+  }
+
+  /** All attempts of one identity, oldest first. */
+  async history(id: Identity): Promise<{ records: JobRecord[]; errors: string[] }> {
+    checkIdentity(id);
+    const res = await this.list({ namespace: id.namespace, host: id.host, name: id.name }, true);
+    const byAttempt = new Map<number, JobRecord>();
+    for (const r of res.records) byAttempt.set(r.attempt, r);
+    return { records: [...byAttempt.values()].sort((a, b) => a.attempt - b.attempt), errors: res.errors };
+  }
+
+  /** Deletes terminal records last updated before `before` (heads and history), with their jid entries. */
+  async prune(filter: RecordFilter, dryRun: boolean): Promise<{ pruned: JobRecord[]; errors: string[] }> {
+    const status = (filter.status?.length ? filter.status : undefined) as Status[] | undefined;
+    const { records, errors } = await this.list(filter, true);
+    const pruned: JobRecord[] = [];
+    for (const r of records) {
+      if (!isTerminal(r.status)) continue;
+      if (status && !status.includes(r.status)) continue;
+      pruned.push(r);
+      if (dryRun) continue;
+      const head = await this.head(r);
+      try {
+        if (head && head.record.id === r.id) await this.store.delete(keys.head(r), head.entry.version);
+        await this.store.delete(keys.history(r, r.attempt));
+        if (r.jid) await this.store.delete(keys.jid(r.namespace, r.host, r.jid));
+      } catch (err) {
+        if (!isCode(err, "conflict")) throw err;
+        errors.push(`job "${r.name}" on ${r.host} changed while pruning; kept`);
+        pruned.pop();
+      }
+    }
+    return { pruned, errors };
+  }
+
+  /** Deletes one identity: its head, history and jid entries. */
+  async remove(id: Identity): Promise<JobRecord[]> {
+    const { records } = await this.history(id);
+    for (const r of records) {
+      await this.store.delete(keys.history(r, r.attempt));
+      if (r.jid) await this.store.delete(keys.jid(r.namespace, r.host, r.jid));
+    }
+    await this.store.delete(keys.head(id));
+    return records;
+  }
+}

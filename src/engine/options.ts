@@ -1,0 +1,131 @@
+/**
+ * Option validation and coercion the way AnsibleModule does it: "3600" is an int,
+ * "yes" is a bool, "a,b" is a list. Errors name the option.
+ */
+import { invalid } from "./errors.js";
+
+export type OptType = "str" | "int" | "bool" | "list" | "dict" | "raw" | "path";
+
+export interface OptSpec {
+  type: OptType;
+  required?: boolean;
+  default?: unknown;
+  choices?: readonly (string | number | boolean)[];
+  elements?: OptType;
+  description?: string;
+}
+
+export type Spec = Record<string, OptSpec>;
+
+const TRUE = new Set(["y", "yes", "on", "1", "true", "t"]);
+const FALSE = new Set(["n", "no", "off", "0", "false", "f"]);
+
+export function toBool(v: unknown, field: string): boolean {
+  if (typeof v === "boolean") return v;
+  if (v === 1 || v === 0) return v === 1;
+  if (typeof v === "string") {
+    const s = v.trim().toLowerCase();
+    if (TRUE.has(s)) return true;
+    if (FALSE.has(s)) return false;
+  }
+  throw invalid(field, `${JSON.stringify(v)} is not a valid boolean (use true/false, yes/no)`);
+}
+
+export function toInt(v: unknown, field: string): number {
+  if (typeof v === "number" && Number.isInteger(v)) return v;
+  if (typeof v === "string" && /^\s*[-+]?\d+\s*$/.test(v)) return Number.parseInt(v, 10);
+  throw invalid(field, `${JSON.stringify(v)} cannot be converted to an int`);
+}
+
+function toStr(v: unknown, field: string): string {
+  if (typeof v === "string") return v;
+  if (typeof v === "number" || typeof v === "boolean") return String(v);
+  throw invalid(field, `${JSON.stringify(v)} is not a string`);
+}
+
+function toList(v: unknown, field: string, elements?: OptType): unknown[] {
+  let list: unknown[];
+  if (Array.isArray(v)) list = v;
+  else if (typeof v === "string") list = v === "" ? [] : v.split(",").map((s) => s.trim());
+  else if (typeof v === "number" || typeof v === "boolean") list = [v];
+  else throw invalid(field, `${JSON.stringify(v)} is not a list`);
+  return elements ? list.map((x, i) => convert(x, elements, `${field}[${i}]`)) : list;
+}
+
+function toDict(v: unknown, field: string): Record<string, unknown> {
+  if (v && typeof v === "object" && !Array.isArray(v)) return v as Record<string, unknown>;
+  if (typeof v === "string") {
+    const s = v.trim();
+    if (s.startsWith("{")) {
+      try {
+        const parsed = JSON.parse(s);
+        if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) return parsed;
+      } catch {
+        // fall through to the error below
+      }
+    } else if (/^\S+=/.test(s)) {
+      return Object.fromEntries(s.split(/\s+/).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+    }
+  }
+  throw invalid(field, `${JSON.stringify(v)} is not a dictionary`);
+}
+
+function convert(v: unknown, type: OptType, field: string, elements?: OptType): unknown {
+  switch (type) {
+    case "str":
+    case "path":
+      return toStr(v, field);
+    case "int":
+      return toInt(v, field);
+    case "bool":
+      return toBool(v, field);
+    case "list":
+      return toList(v, field, elements);
+    case "dict":
+      return toDict(v, field);
+    default:
+      return v;
+  }
+}
+
+/** Validates `input` against `spec`: unknown options, required ones, types and choices. */
+export function coerce(spec: Spec, input: Record<string, unknown>, prefix = ""): Record<string, unknown> {
+  const unknown = Object.keys(input).filter((k) => !(k in spec) && !k.startsWith("_ansible_"));
+  if (unknown.length > 0) {
+    throw invalid(
+      `${prefix}${unknown[0]}`,
+      `unsupported parameter (supported: ${Object.keys(spec).sort().join(", ")})`,
+    );
+  }
+  const out: Record<string, unknown> = {};
+  for (const [name, s] of Object.entries(spec)) {
+    const field = `${prefix}${name}`;
+    let v = input[name];
+    if (v === undefined || v === null) {
+      if (s.required) throw invalid(field, "is required");
+      v = s.default;
+      if (v === undefined) {
+        out[name] = null;
+        continue;
+      }
+    }
+    const c = convert(v, s.type, field, s.elements);
+    if (s.choices && !(s.type === "list" ? (c as unknown[]) : [c]).every((x) => s.choices!.includes(x as string))) {
+      throw invalid(field, `${JSON.stringify(c)} is not one of: ${s.choices.join(", ")}`);
+    }
+    out[name] = c;
+  }
+  return out;
+}
+
+const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+
+/** "90", "90s", "15m", "12h", "7d", "2w" -> seconds. */
+export function parseDuration(v: unknown, field: string): number {
+  if (typeof v === "number" && Number.isFinite(v) && v >= 0) return v;
+  if (typeof v === "string") {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$/.exec(v);
+    if (m) return Number(m[1]) * UNITS[m[2] || "s"]!;
+  }
+  throw invalid(field, `${JSON.stringify(v)} is not a duration (examples: 3600, 90s, 15m, 12h, 7d)`);
+}

@@ -1,0 +1,115 @@
+/**
+ * The job record: one JSON document per attempt, validated on every read and write.
+ * The JSON Schema is exported (`ansible-jobs schema`) so scripts can check CLI output.
+ */
+import { type Static, Type as T } from "@sinclair/typebox";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { JobsError } from "./errors.js";
+import { STATUSES } from "./status.js";
+
+export const SCHEMA_VERSION = 1;
+
+/** Bounds keep records small whatever the job printed. */
+export const LIMITS = { tail: 8192, msg: 2048, error: 2048, text: 1024 } as const;
+
+const Str = T.String({ maxLength: LIMITS.text });
+const NullableStr = T.Union([Str, T.Null()]);
+const Iso = T.String({ format: "date-time", maxLength: 40 });
+const NullableIso = T.Union([Iso, T.Null()]);
+
+export const Incarnation = T.Object(
+  {
+    boot_id: T.Optional(T.Union([T.String({ maxLength: 64 }), T.Null()])),
+    boot_time: T.Optional(T.Union([T.Number(), T.Null()])),
+    pid1_start: T.Optional(T.Union([T.Number(), T.Null()])),
+  },
+  { additionalProperties: false },
+);
+
+export const JobResult = T.Object(
+  {
+    rc: T.Optional(T.Union([T.Integer(), T.Null()])),
+    msg: T.Optional(T.String({ maxLength: LIMITS.msg })),
+    failed: T.Optional(T.Boolean()),
+    changed: T.Optional(T.Boolean()),
+    stdout_tail: T.Optional(T.String({ maxLength: LIMITS.tail })),
+    stderr_tail: T.Optional(T.String({ maxLength: LIMITS.tail })),
+    truncated: T.Optional(T.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+export const JobRecord = T.Object(
+  {
+    schema: T.Literal(SCHEMA_VERSION),
+    id: T.String({ minLength: 1, maxLength: 64 }),
+    namespace: T.String({ minLength: 1, maxLength: LIMITS.text }),
+    name: T.String({ minLength: 1, maxLength: LIMITS.text }),
+    host: T.String({ minLength: 1, maxLength: LIMITS.text }),
+    attempt: T.Integer({ minimum: 1 }),
+    status: T.Union(STATUSES.map((s) => T.Literal(s))),
+    jid: NullableStr,
+    results_file: NullableStr,
+    async_timeout: T.Union([T.Integer({ minimum: 0 }), T.Null()]),
+    host_incarnation: T.Union([Incarnation, T.Null()]),
+    session_id: T.Union([T.Integer(), T.Null()]),
+    claim_token: NullableStr,
+    output_files: T.Union([
+      T.Object({ stdout: T.Optional(Str), stderr: T.Optional(Str) }, { additionalProperties: false }),
+      T.Null(),
+    ]),
+    playbook: NullableStr,
+    play: NullableStr,
+    play_id: NullableStr,
+    task: NullableStr,
+    controller: NullableStr,
+    started_at: Iso,
+    updated_at: Iso,
+    finished_at: NullableIso,
+    checked_at: NullableIso,
+    cleaned_at: NullableIso,
+    last_error: T.Union([T.String({ maxLength: LIMITS.error }), T.Null()]),
+    no_log: T.Boolean(),
+    result: T.Union([JobResult, T.Null()]),
+  },
+  { additionalProperties: false, $id: "https://rstyczynski.github.io/ansible/job-record.schema.json" },
+);
+export type JobRecord = Static<typeof JobRecord>;
+export type JobResult = Static<typeof JobResult>;
+export type Incarnation = Static<typeof Incarnation>;
+
+// TypeBox checks `format` only for registered formats; date-time is the one we use.
+import { FormatRegistry } from "@sinclair/typebox";
+const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+if (!FormatRegistry.Has("date-time")) FormatRegistry.Set("date-time", (v) => ISO_RE.test(v));
+
+let compiled: ReturnType<typeof TypeCompiler.Compile<typeof JobRecord>> | undefined;
+function checker() {
+  compiled ??= TypeCompiler.Compile(JobRecord);
+  return compiled;
+}
+
+/** Returns the record or throws `corrupt`, naming `where` (a file, a key) and the first problem. */
+export function validateRecord(value: unknown, where: string): JobRecord {
+  const c = checker();
+  if (c.Check(value)) return value;
+  if (value && typeof value === "object" && "schema" in value && (value as { schema: unknown }).schema !== SCHEMA_VERSION) {
+    throw new JobsError(
+      "corrupt",
+      `${where}: record schema ${JSON.stringify((value as { schema: unknown }).schema)} is not supported (this version reads schema ${SCHEMA_VERSION})`,
+    );
+  }
+  const first = c.Errors(value).First();
+  const detail = first ? `${first.path || "/"} ${first.message}` : "not a job record";
+  throw new JobsError("corrupt", `${where}: not a valid job record (${detail})`);
+}
+
+/** The tail of a string, bounded in characters; `cut` tells whether anything was dropped. */
+export function tail(s: string, max: number): { text: string; cut: boolean } {
+  if (s.length <= max) return { text: s, cut: false };
+  return { text: s.slice(s.length - max), cut: true };
+}
+
+export function nowIso(d: Date = new Date()): string {
+  return d.toISOString();
+}

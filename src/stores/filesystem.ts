@@ -1,0 +1,276 @@
+/**
+ * Filesystem store: one JSON file per document under a root directory.
+ *
+ * - Atomic writes: temp file, fsync, rename (update) or link (create), fsync the directory.
+ * - Create-if-absent is link(2), which fails with EEXIST for every creator but one.
+ * - Compare-and-swap takes a per-document lock file opened with O_EXCL ("wx"), so it holds
+ *   across processes (Node has no flock). A lock left by a dead process is broken after
+ *   LOCK_STALE_MS, by renaming it away so only one process can break it.
+ * - Directories 0700, files 0600. Segments are encoded (encode.ts): nothing escapes the root.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { JobsError } from "../engine/errors.js";
+import { decodeSegment, encodeKey } from "./encode.js";
+import type { Capabilities, Entry, Key, ListResult, RecordFilter, Store } from "./types.js";
+import { matchesFilter } from "./types.js";
+
+const LOCK_STALE_MS = 30_000;
+const LOCK_WAIT_MS = 15_000;
+
+function versionOf(bytes: Buffer): string {
+  return createHash("sha256").update(bytes).digest("hex").slice(0, 32);
+}
+
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException)?.code;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export class FilesystemStore implements Store {
+  readonly kind = "filesystem" as const;
+  readonly capabilities: Capabilities = { atomicCreate: true, compareAndSwap: true, clock: true };
+  readonly url: string;
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+    this.url = this.root;
+  }
+
+  private fileOf(key: Key): string {
+    if (key.length === 0) throw new JobsError("invalid_argument", "empty store key");
+    const segs = encodeKey(key);
+    const file = `${path.join(this.root, ...segs)}.json`;
+    // Encoding already prevents it; this guards against future mistakes.
+    if (!file.startsWith(this.root + path.sep)) throw new JobsError("internal", `key escapes the store root: ${file}`);
+    return file;
+  }
+
+  private keyOf(file: string): Key {
+    const rel = path.relative(this.root, file).slice(0, -".json".length);
+    return rel.split(path.sep).map((s) => decodeSegment(s) ?? s);
+  }
+
+  private parse(file: string, bytes: Buffer): unknown {
+    if (bytes.length === 0) throw new JobsError("corrupt", `${file}: empty file (truncated write?)`);
+    try {
+      return JSON.parse(bytes.toString("utf8"));
+    } catch (err) {
+      throw new JobsError("corrupt", `${file}: not valid JSON (${(err as Error).message})`);
+    }
+  }
+
+  private ioError(file: string, err: unknown, doing: string): JobsError {
+    const code = errno(err);
+    const reason = code === "EACCES" || code === "EPERM" ? "permission denied" : (err as Error).message;
+    return new JobsError("store_unavailable", `filesystem store: cannot ${doing} ${file}: ${reason}`, { cause: err });
+  }
+
+  private mkdirs(dir: string): void {
+    try {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw this.ioError(dir, err, "create directory");
+    }
+  }
+
+  private fsyncDir(dir: string): void {
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(dir, "r");
+      fs.fsyncSync(fd);
+    } catch {
+      // Some filesystems refuse fsync on directories; the rename is still atomic.
+    } finally {
+      if (fd !== undefined) fs.closeSync(fd);
+    }
+  }
+
+  /** Writes bytes to a fresh temp file in `dir`, fsynced, mode 0600. */
+  private writeTemp(dir: string, base: string, bytes: Buffer): string {
+    const tmp = path.join(dir, `.${base}.${randomBytes(6).toString("hex")}.tmp`);
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(tmp, "wx", 0o600);
+      fs.writeSync(fd, bytes);
+      fs.fsyncSync(fd);
+    } catch (err) {
+      throw this.ioError(tmp, err, "write");
+    } finally {
+      if (fd !== undefined) fs.closeSync(fd);
+    }
+    return tmp;
+  }
+
+  private read(file: string, key: Key): Entry | undefined {
+    let bytes: Buffer;
+    let mtime: Date;
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(file, "r");
+      mtime = fs.fstatSync(fd).mtime;
+      bytes = fs.readFileSync(fd);
+    } catch (err) {
+      if (errno(err) === "ENOENT" || errno(err) === "ENOTDIR") return undefined;
+      throw this.ioError(file, err, "read");
+    } finally {
+      if (fd !== undefined) fs.closeSync(fd);
+    }
+    return { key, where: file, value: this.parse(file, bytes), version: versionOf(bytes), modified: mtime };
+  }
+
+  async get(key: Key): Promise<Entry | undefined> {
+    return this.read(this.fileOf(key), key);
+  }
+
+  async create(key: Key, value: unknown): Promise<Entry> {
+    const file = this.fileOf(key);
+    const dir = path.dirname(file);
+    this.mkdirs(dir);
+    const bytes = Buffer.from(`${JSON.stringify(value, null, 1)}\n`);
+    const tmp = this.writeTemp(dir, path.basename(file), bytes);
+    try {
+      fs.linkSync(tmp, file);
+    } catch (err) {
+      if (errno(err) === "EEXIST") throw new JobsError("exists", `${file} already exists`);
+      throw this.ioError(file, err, "create");
+    } finally {
+      fs.rmSync(tmp, { force: true });
+    }
+    this.fsyncDir(dir);
+    return { key, where: file, value, version: versionOf(bytes), modified: new Date() };
+  }
+
+  /** Runs `fn` holding the document's lock file. */
+  private async withLock<R>(file: string, fn: () => R): Promise<R> {
+    const lock = `${file}.lock`;
+    const deadline = Date.now() + LOCK_WAIT_MS;
+    let delay = 2;
+    for (;;) {
+      try {
+        const fd = fs.openSync(lock, "wx", 0o600);
+        fs.writeSync(fd, `${process.pid}\n`);
+        fs.closeSync(fd);
+        break;
+      } catch (err) {
+        if (errno(err) === "ENOENT") this.mkdirs(path.dirname(lock));
+        else if (errno(err) !== "EEXIST") throw this.ioError(lock, err, "lock");
+        else this.breakStaleLock(lock);
+      }
+      if (Date.now() > deadline) {
+        throw new JobsError("store_unavailable", `filesystem store: ${lock} is held by another writer for over ${LOCK_WAIT_MS / 1000}s`);
+      }
+      await sleep(delay + Math.random() * delay);
+      delay = Math.min(delay * 2, 50);
+    }
+    try {
+      return fn();
+    } finally {
+      fs.rmSync(lock, { force: true });
+    }
+  }
+
+  private breakStaleLock(lock: string): void {
+    try {
+      const age = Date.now() - fs.statSync(lock).mtimeMs;
+      if (age < LOCK_STALE_MS) return;
+      const aside = `${lock}.stale.${randomBytes(4).toString("hex")}`;
+      fs.renameSync(lock, aside); // only one breaker wins the rename
+      fs.rmSync(aside, { force: true });
+    } catch {
+      // Gone already, or another process broke it first.
+    }
+  }
+
+  async update(key: Key, value: unknown, version: string): Promise<Entry> {
+    const file = this.fileOf(key);
+    const dir = path.dirname(file);
+    const bytes = Buffer.from(`${JSON.stringify(value, null, 1)}\n`);
+    return this.withLock(file, () => {
+      const current = this.readRaw(file);
+      if (current === undefined) throw new JobsError("not_found", `${file} does not exist`);
+      if (versionOf(current) !== version) throw new JobsError("conflict", `${file} was changed by another writer`);
+      const tmp = this.writeTemp(dir, path.basename(file), bytes);
+      try {
+        fs.renameSync(tmp, file);
+      } catch (err) {
+        fs.rmSync(tmp, { force: true });
+        throw this.ioError(file, err, "replace");
+      }
+      this.fsyncDir(dir);
+      return { key, where: file, value, version: versionOf(bytes), modified: new Date() };
+    });
+  }
+
+  private readRaw(file: string): Buffer | undefined {
+    try {
+      return fs.readFileSync(file);
+    } catch (err) {
+      if (errno(err) === "ENOENT") return undefined;
+      throw this.ioError(file, err, "read");
+    }
+  }
+
+  async delete(key: Key, version?: string): Promise<void> {
+    const file = this.fileOf(key);
+    if (version === undefined) {
+      fs.rmSync(file, { force: true });
+      return;
+    }
+    await this.withLock(file, () => {
+      const current = this.readRaw(file);
+      if (current === undefined) return;
+      if (versionOf(current) !== version) throw new JobsError("conflict", `${file} was changed by another writer`);
+      fs.rmSync(file, { force: true });
+    });
+  }
+
+  async list(prefix: Key, filter?: RecordFilter): Promise<ListResult> {
+    const dir = prefix.length ? path.join(this.root, ...encodeKey(prefix)) : this.root;
+    const result: ListResult = { entries: [], errors: [] };
+    const walk = (d: string): void => {
+      let items: fs.Dirent[];
+      try {
+        items = fs.readdirSync(d, { withFileTypes: true });
+      } catch (err) {
+        if (errno(err) === "ENOENT" || errno(err) === "ENOTDIR") return;
+        throw this.ioError(d, err, "list");
+      }
+      for (const it of items) {
+        if (it.name.startsWith(".")) continue; // temp files, hidden files
+        const p = path.join(d, it.name);
+        if (it.isDirectory()) walk(p);
+        else if (it.name.endsWith(".json")) {
+          const key = this.keyOf(p);
+          try {
+            const bytes = fs.readFileSync(p);
+            const value = this.parse(p, bytes);
+            if (matchesFilter(value, filter)) result.entries.push({ key, where: p, value, version: versionOf(bytes) });
+          } catch (err) {
+            result.errors.push({ key, where: p, message: err instanceof JobsError ? err.message : `${p}: ${(err as Error).message}` });
+          }
+        }
+      }
+    };
+    walk(dir);
+    return result;
+  }
+
+  async now(): Promise<Date> {
+    this.mkdirs(this.root);
+    const probe = path.join(this.root, `.clock.${randomBytes(6).toString("hex")}`);
+    try {
+      fs.writeFileSync(probe, "", { mode: 0o600 });
+      return fs.statSync(probe).mtime;
+    } catch (err) {
+      throw this.ioError(this.root, err, "write to");
+    } finally {
+      fs.rmSync(probe, { force: true });
+    }
+  }
+}
