@@ -32,13 +32,15 @@ class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
 
+    def _play(self):
+        return getattr(self._task._parent, '_play', None)
+
     def _served_hosts(self, task_vars):
         """Hosts this call serves: all of the batch for run_once (not under strategy free), else this host."""
         args = self._task.args
         if args.get('hosts'):
             return list(args['hosts'])
-        play = self._task.get_play() if hasattr(self._task, 'get_play') else None
-        free = getattr(play, 'strategy', None) == 'free'
+        free = getattr(self._play(), 'strategy', None) == 'free'
         if self._task.run_once and not free:
             return list(task_vars.get('ansible_play_batch') or [task_vars['inventory_hostname']])
         return [task_vars['inventory_hostname']]
@@ -55,7 +57,7 @@ class ActionModule(ActionBase):
                     entry[key] = hostvars[host][var]
             hosts[host] = entry
         args['hosts'] = list(hosts)
-        play = self._task.get_play() if hasattr(self._task, 'get_play') else None
+        play = self._play()
         cli = context.CLIARGS
         request = {
             'args': args,
