@@ -22,10 +22,22 @@ export interface Response {
   msg?: string;
   store?: string;
   hosts?: Record<string, HostOutput>;
+  /** One readable line per served host, for the roles' report. */
+  summary?: string[];
   jobs?: unknown[];
   errors?: string[];
   warnings?: string[];
   exception?: string;
+}
+
+/** "web1: backup running (jid 123.45, attempt 2)", plus the reason when there is one. */
+export function summaryLine(host: string, r: HostOutput): string {
+  const j = r.job;
+  if (!j) return `${host}: ${r.failed ? "error: " : ""}${r.msg ?? "no job"}`;
+  const facts = [j.jid ? `jid ${j.jid}` : "no jid yet", `attempt ${j.attempt}`];
+  if (j.result?.rc !== undefined && j.result.rc !== null) facts.push(`rc ${j.result.rc}`);
+  const why = r.failed ? r.msg : j.last_error;
+  return `${host}: ${j.name} ${j.status} (${facts.join(", ")})${why ? ` - ${why}` : ""}`;
 }
 
 export async function handle(req: Request): Promise<Response> {
@@ -84,6 +96,7 @@ export async function handle(req: Request): Promise<Response> {
       failed: false,
       store: store.url,
       hosts,
+      summary: results.map(([h, r]) => summaryLine(h, r)),
       warnings,
       msg: failedHosts.length ? `job_store ${args.op} failed for ${failedHosts.join(", ")}` : `job_store ${args.op}: ${names.length} host(s)`,
     };

@@ -195,13 +195,17 @@ export class Operations {
 
   async update(host: string, input: HostInput): Promise<HostOutput> {
     const head = await this.findHead(host);
+    const result = input.result ?? this.args.result;
+    const probe = input.probe ?? this.args.probe;
+    const skipped = (v: unknown) => !!v && typeof v === "object" && (v as AnyResult).skipped === true;
     if (!head) {
-      return out(null, false, { found: false, failed: true, msg: `no job "${this.args.name ?? this.args.job_id}" on ${host} in namespace ${this.args.namespace}` });
+      const msg = `no job "${this.args.name ?? this.args.job_id}" on ${host} in namespace ${this.args.namespace}`;
+      // Nothing was done on this host (skipped step): report "not found" without failing it.
+      if (skipped(result) || skipped(probe)) return out(null, false, { found: false, msg });
+      return out(null, false, { found: false, failed: true, msg });
     }
     const id: Identity = head.record;
     if (this.check) return out(head.record, false, { found: true, msg: `would update job "${id.name}" on ${host}` });
-    const result = input.result ?? this.args.result;
-    const probe = input.probe ?? this.args.probe;
     let r: { record: JobRecord; changed: boolean };
     if (result !== undefined && result !== null) {
       const items = launches(result, this.args.result_var ?? "result");

@@ -3,7 +3,7 @@
  * evidence from the async_job_probe module. Pure functions: no I/O, easy to test.
  */
 import { LIMITS, type JobRecord, type JobResult, tail } from "./record.js";
-import type { Status } from "./status.js";
+import { type Status, isTerminal } from "./status.js";
 
 /** A registered task result, as Ansible hands it over (loose JSON). */
 export type AnyResult = Record<string, unknown>;
@@ -76,6 +76,14 @@ export function finishedStatus(data: AnyResult): Status {
   return "succeeded";
 }
 
+/** The first sentence of an Ansible error, bounded: unreachable messages run long. */
+function firstSentence(v: unknown): string {
+  const t = text(v).split("\n")[0] ?? "";
+  const dot = t.indexOf(". ");
+  const s = dot > 0 ? t.slice(0, dot) : t;
+  return s.length > 200 ? `${s.slice(0, 200)}...` : s;
+}
+
 function ident(rec: JobRecord): string {
   return `job "${rec.name}"${rec.jid ? ` (jid ${rec.jid})` : ""} on ${rec.host}`;
 }
@@ -86,7 +94,7 @@ export function classifyLaunch(rec: JobRecord, res: AnyResult, noLog: boolean): 
   if (truthy(res.unreachable)) {
     return {
       status: "unreachable",
-      last_error: `host unreachable during launch of job "${rec.name}" on ${rec.host}: ${text(res.msg)}`.slice(0, LIMITS.error),
+      last_error: `host unreachable during launch of job "${rec.name}" on ${rec.host}: ${firstSentence(res.msg)}`,
     };
   }
   const jid = typeof res.ansible_job_id === "string" && res.ansible_job_id !== "" ? res.ansible_job_id : null;
@@ -123,11 +131,16 @@ export interface ObserveOptions {
 
 export function classifyProbe(rec: JobRecord, ev: Evidence, now: string, opts: ObserveOptions = {}): Patch | undefined {
   if (truthy(ev.skipped)) return undefined;
+  if (isTerminal(rec.status)) {
+    // A terminal record keeps its status; it only learns that cleanup removed its files.
+    const removed = Array.isArray(ev.removed) && ev.removed.length > 0;
+    return removed || truthy(ev.cleaned) ? { cleaned_at: now } : undefined;
+  }
   if (truthy(ev.unreachable)) {
     return {
       status: "unreachable",
       checked_at: now,
-      last_error: `${ident(rec)}: host unreachable: ${text(ev.msg)}`.slice(0, LIMITS.error),
+      last_error: `${ident(rec)}: host unreachable: ${firstSentence(ev.msg)}`,
     };
   }
   if (truthy(ev.failed) && ev.state === undefined) {

@@ -34,10 +34,10 @@ export function run(cmd: string, args: string[], opts: { env?: Record<string, st
     });
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (d) => {
+    child.stdout!.on("data", (d) => {
       stdout += d;
     });
-    child.stderr.on("data", (d) => {
+    child.stderr!.on("data", (d) => {
       stderr += d;
     });
     if (opts.input !== undefined) child.stdin!.end(opts.input);

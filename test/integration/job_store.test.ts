@@ -54,7 +54,7 @@ describe("job_store from ansible-playbook", () => {
     const recs = heads(store);
     assert.equal(recs.length, 12);
     assert.ok(recs.every((x) => x.attempt === 1), "no host was saved twice");
-    assert.ok(Object.values(answers(r.stdout)).every((x) => x.served === 1));
+    assert.ok(Object.values(answers(r.stdout)).every((x) => (x as { served: number }).served === 1));
   });
 
   test("check mode writes nothing", async () => {
