@@ -80,9 +80,15 @@ export async function handle(req: Request): Promise<Response> {
     const hostInputs = req.hosts ?? {};
     const names = args.hosts ?? Object.keys(hostInputs);
     if (names.length === 0) throw new JobsError("invalid_argument", "hosts: no host to serve");
+    const ledger = new Ledger(store);
     const results = await mapLimit(names, 16, async (h) => {
       try {
-        return [h, await ops.forHost(h, hostInputs[h] ?? {})] as const;
+        const input = hostInputs[h] ?? {};
+        // Each host's own options (templated with its vars); store and op stay the call's.
+        const hostOps = input.args
+          ? new Operations(ledger, { ...(coerce(JOB_STORE_SPEC, { ...req.args, ...input.args }) as unknown as JobStoreArgs), op: args.op, store: args.store }, ctx)
+          : ops;
+        return [h, await hostOps.forHost(h, input)] as const;
       } catch (err) {
         if (err instanceof JobsError && err.isUserError) return [h, hostError(err)] as const;
         throw err;

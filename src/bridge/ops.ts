@@ -22,6 +22,8 @@ export interface Context extends Origin {
 }
 
 export interface HostInput {
+  /** The task's options templated with this host's vars (the plugin does it for run_once calls). */
+  args?: Record<string, unknown>;
   result?: unknown;
   probe?: Record<string, unknown>;
 }

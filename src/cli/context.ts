@@ -6,10 +6,10 @@ import * as fs from "node:fs";
 import { JobsError } from "../engine/errors.js";
 import { Ledger } from "../engine/ledger.js";
 import { parseDuration } from "../engine/options.js";
-import type { JobRecord } from "../engine/record.js";
+import { type JobRecord, validateRecord } from "../engine/record.js";
 import { STATUSES, type Status, TERMINAL } from "../engine/status.js";
 import { openStore, resolveStoreUrl } from "../stores/open.js";
-import type { RecordFilter, Store } from "../stores/types.js";
+import { type Key, type RecordFilter, type Store, matchesFilter } from "../stores/types.js";
 import { CliError, EXIT, usageError } from "./errors.js";
 import { Painter, safeText, useColor } from "./output.js";
 
@@ -18,7 +18,7 @@ export const globalArgs = {
   store: {
     type: "string",
     valueHint: "url",
-    description: "Store: a path, file://PATH, s3://BUCKET[/PREFIX] or ara+http(s)://HOST:PORT (default: $ANSIBLE_JOBS_STORE, else ./.ansible_async_state)",
+    description: "Store: PATH, file://PATH, s3://BUCKET[/PREFIX], ara+http(s)://HOST:PORT (default: $ANSIBLE_JOBS_STORE, else ./.ansible_async_state)",
   },
   json: { type: "boolean", description: "Print JSON (records as in `ansible-jobs schema`)" },
   ndjson: { type: "boolean", description: "Print one JSON record per line" },
@@ -98,21 +98,27 @@ export interface OpenedStore {
 export async function open(g: GlobalOptions): Promise<OpenedStore> {
   const { url } = resolveStoreUrl(g.store, process.cwd());
   const store = await openStore(url);
-  let missing = false;
-  if (store.kind === "filesystem") {
-    const root = (store as Store & { root?: string }).root ?? store.url;
-    try {
-      if (!fs.statSync(root).isDirectory()) {
-        throw new JobsError("store_unavailable", `filesystem store ${root} is not a directory`);
-      }
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === "ENOENT") missing = true;
-      else if (err instanceof JobsError) throw err;
-      else throw new JobsError("store_unavailable", `filesystem store ${root}: ${(err as Error).message}`, { cause: err });
-    }
-  }
+  const missing = isMissing(store);
   return { store, ledger: new Ledger(store), url: store.url, missing };
+}
+
+/**
+ * True when a filesystem store's directory does not exist yet (then every list is
+ * empty, and nothing is created just by looking). A path that is not a directory is a
+ * store error.
+ */
+export function isMissing(store: Store): boolean {
+  if (store.kind !== "filesystem") return false;
+  const root = (store as Store & { root?: string }).root ?? store.url;
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(root);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return true;
+    throw new JobsError("store_unavailable", `filesystem store ${root}: ${(err as Error).message}`, { cause: err });
+  }
+  if (!st.isDirectory()) throw new JobsError("store_unavailable", `filesystem store ${root} is not a directory`);
+  return false;
 }
 
 export async function close(s: OpenedStore): Promise<void> {
@@ -214,15 +220,55 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** Where records of a selection live (the engine's layout: heads/NS/HOST/NAME, history/NS/HOST/NAME/N). */
+function prefixes(f: RecordFilter, history: boolean): Key[] {
+  return (history ? ["heads", "history"] : ["heads"]).map((top) => {
+    const p = [top];
+    if (f.namespace !== undefined) {
+      p.push(f.namespace);
+      if (f.host !== undefined) {
+        p.push(f.host);
+        if (f.name !== undefined && top === "history") p.push(f.name);
+      }
+    }
+    return p;
+  });
+}
+
 /** The selected records, sorted by namespace, host, name and attempt, plus the unreadable documents. */
 export async function select(s: OpenedStore, sel: Selection, now = Date.now()): Promise<{ records: JobRecord[]; errors: string[] }> {
   if (s.missing) return { records: [], errors: [] };
-  const records: JobRecord[] = [];
+  let records: JobRecord[] = [];
   const errors: string[] = [];
   for (const host of sel.hosts ?? [undefined]) {
-    const res = await s.ledger.list(filterFor(sel, host, now), sel.history);
-    for (const r of res.records) records.push(r);
-    for (const e of res.errors) errors.push(e);
+    const filter = filterFor(sel, host, now);
+    for (const prefix of prefixes(filter, sel.history)) {
+      // Filters are applied after validation: a document that is not a job record has
+      // no trustworthy namespace or status, so it is reported instead of filtered away.
+      const res = await s.store.list(prefix);
+      for (const e of res.errors) errors.push(e.message);
+      for (const entry of res.entries) {
+        let rec: JobRecord;
+        try {
+          rec = validateRecord(entry.value, entry.where);
+        } catch (err) {
+          errors.push((err as Error).message);
+          continue;
+        }
+        if (matchesFilter(rec, filter)) records.push(rec);
+      }
+    }
+  }
+  if (sel.history) {
+    // Heads come first; an attempt archived just before a head move that lost a race
+    // is in both places, and the head copy is the current one.
+    const seen = new Set<string>();
+    records = records.filter((r) => {
+      const k = `${r.namespace}\u0000${r.host}\u0000${r.name}\u0000${r.attempt}`;
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    });
   }
   const since = sel.newerThanSec === undefined ? undefined : now - sel.newerThanSec * 1000;
   const out = since === undefined ? records : records.filter((r) => Date.parse(r.updated_at) >= since);

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 
 from ansible import context
+from ansible.parsing.mod_args import ModuleArgsParser
 from ansible.parsing.ajson import AnsibleJSONEncoder
 from ansible.plugins.action import ActionBase
 
@@ -45,16 +46,50 @@ class ActionModule(ActionBase):
             return list(task_vars.get('ansible_play_batch') or [task_vars['inventory_hostname']])
         return [task_vars['inventory_hostname']]
 
+    def _raw_args(self):
+        """The task's arguments before templating, to template them again for each served host."""
+        try:
+            return ModuleArgsParser(self._task._ds, collection_list=self._task.collections).parse()[1]
+        except Exception:  # pylint: disable=broad-except
+            return None
+
+    def _vars_of(self, host, task_vars, own):
+        """task_vars as seen by another host: host-level vars (inventory, facts, registered) are that host's.
+
+        A key whose value here comes from this host's own host-level vars is replaced by the other
+        host's value; keys from higher-precedence sources (role params, task vars) stay shared.
+        """
+        other = task_vars['hostvars'].raw_get(host)
+        merged = dict(task_vars)
+        missing = object()
+        for key, value in own.items():
+            if key not in other and merged.get(key, missing) == value:
+                del merged[key]
+        for key, value in other.items():
+            if key not in task_vars or task_vars[key] == own.get(key, missing):
+                merged[key] = value
+        return merged
+
     def _request(self, task_vars):
         args = dict(self._task.args)
-        hostvars = task_vars.get('hostvars', {})
+        me = task_vars.get('inventory_hostname')
+        served = self._served_hosts(task_vars)
+        raw = self._raw_args() if any(h != me for h in served) else None
+        own = task_vars['hostvars'].raw_get(me) if raw is not None else {}
         hosts = {}
-        for host in self._served_hosts(task_vars):
-            entry = {}
+        for host in served:
+            if host == me or raw is None:
+                host_args, host_vars = args, task_vars
+            else:
+                host_vars = self._vars_of(host, task_vars, own)
+                templar = self._templar.copy_with_new_env(available_variables=host_vars)
+                omit = task_vars.get('omit')
+                host_args = dict((k, v) for k, v in templar.template(raw).items() if v != omit)
+            entry = {'args': host_args}
             for option, key in (('result_var', 'result'), ('probe_var', 'probe')):
-                var = args.get(option)
-                if var and host in hostvars and var in hostvars[host]:
-                    entry[key] = hostvars[host][var]
+                var = host_args.get(option)
+                if var and var in host_vars:
+                    entry[key] = self._templar.copy_with_new_env(available_variables=host_vars).template(host_vars[var])
             hosts[host] = entry
         args['hosts'] = list(hosts)
         play = self._play()

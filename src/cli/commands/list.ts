@@ -1,0 +1,67 @@
+import { defineCommand } from "citty";
+import type { JobRecord } from "../../engine/record.js";
+import { EXIT } from "../errors.js";
+import {
+  close,
+  failOnArg,
+  failOnCode,
+  globalArgs,
+  note,
+  type OpenedStore,
+  type OutputMode,
+  open,
+  outputMode,
+  painter,
+  parseStatuses,
+  print,
+  reportUnreadable,
+  type Selection,
+  select,
+  selection,
+  selectionArgs,
+} from "../context.js";
+import type { Painter } from "../output.js";
+import { listTable } from "../render.js";
+
+export function recordsOut(records: readonly JobRecord[], mode: OutputMode): string {
+  if (mode === "json") return `${JSON.stringify(records, null, 2)}\n`;
+  let out = "";
+  for (const r of records) out += `${JSON.stringify(r)}\n`;
+  return out;
+}
+
+export function tableOut(records: readonly JobRecord[], p: Painter, sel: Selection, now: number): string {
+  return listTable(records, p, { now, cut: process.stdout.isTTY === true, namespaces: sel.namespace === undefined });
+}
+
+export function emptyNote(s: OpenedStore, sel: Selection): string {
+  const where = sel.namespace === undefined ? "any namespace" : `namespace ${sel.namespace}`;
+  return `No jobs found in ${s.url} (${where})${s.missing ? "; the store directory does not exist yet" : ""}.`;
+}
+
+export const list = defineCommand({
+  meta: { name: "list", alias: "ls", description: "List jobs: the current attempt of each job (with --history, every attempt)" },
+  args: {
+    ...selectionArgs,
+    ...failOnArg,
+    ...globalArgs,
+  },
+  async run({ args }) {
+    const mode = outputMode(args, "list");
+    const sel = selection(args, "list");
+    const failOn = parseStatuses(args["fail-on"], "--fail-on", "list");
+    const s = await open(args);
+    try {
+      const now = Date.now();
+      const { records, errors } = await select(s, sel, now);
+      if (mode === "table") {
+        if (records.length > 0) print(tableOut(records, painter(args), sel, now));
+        else note(emptyNote(s, sel));
+      } else print(recordsOut(records, mode));
+      reportUnreadable(errors);
+      return failOnCode(records, failOn) || (errors.length > 0 ? EXIT.store : EXIT.ok);
+    } finally {
+      await close(s);
+    }
+  },
+});
