@@ -52,12 +52,16 @@ export function stripAnsi(s: string): string {
   return s.replace(ANSI_RE, "");
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: detecting control characters is the point
+const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f]/;
+
 /**
  * Text from a record (job output, error messages) made safe for a terminal: control
  * characters other than newline and tab are shown in caret notation (ESC -> ^[), so job
  * output cannot move the cursor or recolour the screen. `oneLine` also folds newlines.
  */
 export function safeText(s: string, oneLine = false): string {
+  if (!CONTROL_RE.test(s)) return s; // the common case, cheap for 10k-row tables
   // biome-ignore lint/suspicious/noControlCharactersInRegex: escaping control characters is the point
   const out = s.replace(/[\u0000-\u0008\u000b-\u001f\u007f\u0080-\u009f]/g, (c) => {
     const code = c.charCodeAt(0);

@@ -17,9 +17,21 @@ function cut(s: string, max: number, enabled: boolean): string {
   return enabled ? ellipsize(s, max) : s;
 }
 
-/** A playbook path relative to the working directory when it lies below it. */
+const shortPaths = new Map<string, string>();
+
+/** A playbook path relative to the working directory when it lies below it (cached: 10k rows share a few playbooks). */
 export function shortPath(p: string | null, cwd = process.cwd()): string {
   if (!p) return "-";
+  const key = `${cwd}\u0000${p}`;
+  let short = shortPaths.get(key);
+  if (short === undefined) {
+    short = relativeBelow(p, cwd);
+    shortPaths.set(key, short);
+  }
+  return short;
+}
+
+function relativeBelow(p: string, cwd: string): string {
   if (path.isAbsolute(p)) {
     const rel = path.relative(cwd, p);
     if (rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel)) return rel;

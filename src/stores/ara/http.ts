@@ -41,10 +41,15 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+function isTimeout(err: unknown): boolean {
+  const e = err as { name?: string; cause?: { name?: string } };
+  return e?.name === "TimeoutError" || e?.cause?.name === "TimeoutError";
+}
+
 /** A short, single-line reason from a fetch failure (connection refused, DNS, TLS, timeout). */
 export function networkReason(err: unknown, timeoutMs: number): string {
   const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string; name?: string } };
-  if (e?.name === "TimeoutError" || e?.cause?.name === "TimeoutError") return `no answer within ${timeoutMs / 1000}s`;
+  if (isTimeout(err)) return `no answer within ${timeoutMs / 1000}s`;
   const c = e?.cause;
   if (c?.code === "ECONNREFUSED") return "connection refused (is the Ara server running?)";
   if (c?.code === "ENOTFOUND" || c?.code === "EAI_AGAIN") return `host not found (${c.code})`;
@@ -132,6 +137,8 @@ export class AraClient {
       } catch (err) {
         lastErr = this.unavailable(`cannot reach ${url.split("?")[0]}: ${networkReason(err, this.timeoutMs)}`, err);
         transientErrors.add(lastErr as object);
+        // A server that does not answer in time gets no second chance: bounded, not multiplied.
+        if (isTimeout(err)) break;
         continue;
       }
       let text: string;

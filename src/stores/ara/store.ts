@@ -254,6 +254,19 @@ export class AraStore implements Store {
    * from 1, so: start at the hint (or 1), gallop up while versions exist, then bisect.
    */
   private async resolve(book: LedgerBook, docKey: string, useHint = true): Promise<Latest | undefined> {
+    return (await this.resolveAndFetch(book, docKey, useHint, false)).lat;
+  }
+
+  /**
+   * resolve(), and with `prefetch` the hinted version's record fetched in parallel with the
+   * probe for a newer one (`det`, only when it is the latest and live).
+   */
+  private async resolveAndFetch(
+    book: LedgerBook,
+    docKey: string,
+    useHint: boolean,
+    prefetch: boolean,
+  ): Promise<{ lat: Latest | undefined; det?: Detail | undefined }> {
     let hintId: number | undefined;
     let from: { n: number; row: Row } | undefined;
     if (useHint) {
@@ -261,8 +274,11 @@ export class AraStore implements Store {
       hintId = hintRow?.id;
       const hint = hintRow ? parseHintType(hintRow.type) : undefined;
       if (hint) {
-        const next = await this.findRow(book, versionKey(docKey, hint.n + 1));
-        if (!next) return this.remember(docKey, { n: hint.n, id: hint.id, live: hint.live, hintId });
+        const [next, det] = await Promise.all([
+          this.findRow(book, versionKey(docKey, hint.n + 1)),
+          prefetch && hint.live ? this.detail(book, hint.id) : undefined,
+        ]);
+        if (!next) return { lat: this.remember(docKey, { n: hint.n, id: hint.id, live: hint.live, hintId }), det };
         from = { n: hint.n + 1, row: next };
       }
     }
@@ -270,11 +286,11 @@ export class AraStore implements Store {
       const first = await this.findRow(book, versionKey(docKey, 1));
       if (!first) {
         this.known.delete(docKey);
-        return undefined;
+        return { lat: undefined };
       }
       from = { n: 1, row: first };
     }
-    return this.remember(docKey, { ...(await this.gallop(book, docKey, from.n, from.row)), hintId });
+    return { lat: this.remember(docKey, { ...(await this.gallop(book, docKey, from.n, from.row)), hintId }) };
   }
 
   private async gallop(book: LedgerBook, docKey: string, n: number, row: Row): Promise<Latest> {
@@ -515,12 +531,13 @@ export class AraStore implements Store {
     if (!book) return undefined;
     const docKey = docKeyOf(key);
     for (let attempt = 0; attempt < 2; attempt++) {
-      const lat = await this.resolve(book, docKey, attempt === 0);
+      const r = await this.resolveAndFetch(book, docKey, attempt === 0, true);
+      const lat = r.lat;
       if (!lat?.live) {
         await this.checkAlive(book);
         return undefined;
       }
-      const det = await this.detail(book, lat.id);
+      const det = r.det?.id === lat.id ? r.det : await this.detail(book, lat.id);
       if (!det || det.key !== versionKey(docKey, lat.n)) {
         // The hint named a record that is gone or another one: resolve again without it.
         await this.checkAlive(book, true);

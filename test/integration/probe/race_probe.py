@@ -70,7 +70,7 @@ def naive_says_gone(probe, path, token):
     info, parsed, _ = probe.read_job_file(path)
     if parsed and parsed[1]['finished']:
         return False
-    procs, _, _ = probe.scan_processes(None)
+    procs = probe.scan_processes(None)
     matched = probe.match_processes(procs, probe.own_tree(procs), token, None, None, [])
     if any(probe.is_alive_state(procs[pid]['state']) for pid in matched):
         return False

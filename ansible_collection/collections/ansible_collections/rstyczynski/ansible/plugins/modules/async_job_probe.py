@@ -157,8 +157,9 @@ attributes:
 notes:
   - Run the probe with the same C(become) settings as the launch. The claim token is found in
     process environments, and a non-root user cannot read the environment of other users'
-    processes; such processes are skipped (counted in I(environ_skipped)) and permission
-    errors on the user's own processes make the probe report I(visible=false).
+    processes; such processes are skipped (counted in I(environ_skipped)). Permission
+    errors on the user's own processes (PID 1 and the probe's own process tree excepted)
+    make a claim search that found nothing report I(visible=false).
   - "C(restarted) is evidence about the host: C(true) when PID 1 or the kernel started after
     the job file of an unfinished job was last written, or when the given I(host_incarnation)
     differs. In a podman container, C(podman kill) + C(podman start) changes the PID 1 start
@@ -330,7 +331,9 @@ processes:
       description: Process group id.
       type: int
     state:
-      description: Process state letter from /proc/PID/stat (C(Z) is a zombie).
+      description:
+        - Process state letter from /proc/PID/stat (C(Z) is a zombie).
+        - After I(action=cancel), C(X) marks a process that no longer exists.
       type: str
     uid:
       description: Owner uid of /proc/PID.
@@ -775,14 +778,16 @@ def _env_value(entries, name):
 
 
 def scan_processes(claim_token):
-    """Read every /proc/PID once. Returns (procs, environ_denied_own, environ_skipped)."""
-    euid = os.geteuid()
+    """Read every /proc/PID once. Returns {pid: info}.
+
+    info holds the stat fields, uid, argv, and, when a claim token is searched, whether the
+    environment carries it ('claim'), could not be read ('environ_denied') and the HOME and
+    ANSIBLE_ASYNC_DIR of claim carriers ('env').
+    """
     claim_entry = None
     if claim_token is not None:
         claim_entry = ('%s=%s' % (CLAIM_ENV, claim_token)).encode('utf-8', 'surrogateescape')
     procs = {}
-    denied_own = 0
-    skipped = 0
     for name in os.listdir(PROC):
         if not name.isdigit():
             continue
@@ -800,17 +805,15 @@ def scan_processes(claim_token):
         st['uid'] = uid
         st['argv'] = argv
         st['claim'] = False
+        st['environ_denied'] = False
         st['env'] = None
         if claim_entry is not None:
+            entries = None
             try:
                 entries = _read_bytes(base + '/environ').split(b'\0')
             except (IOError, OSError) as e:
                 if e.errno in (errno.EACCES, errno.EPERM):
-                    if uid == euid:
-                        denied_own += 1
-                    else:
-                        skipped += 1
-                entries = None
+                    st['environ_denied'] = True
             if entries and claim_entry in entries:
                 st['claim'] = True
                 st['env'] = {
@@ -818,7 +821,7 @@ def scan_processes(claim_token):
                     'ANSIBLE_ASYNC_DIR': _env_value(entries, 'ANSIBLE_ASYNC_DIR'),
                 }
         procs[pid] = st
-    return procs, denied_own, skipped
+    return procs
 
 
 def own_tree(procs):
@@ -1109,13 +1112,18 @@ class Probe(object):
         info1, parsed1, problem1 = read_job_file(results_file)
 
         # 2. the process scan
-        procs, denied_own, skipped = {}, 0, 0
+        procs = {}
         if sys.platform.startswith('linux') and os.path.isdir(PROC):
             try:
-                procs, denied_own, skipped = scan_processes(claim)
+                procs = scan_processes(claim)
             except (IOError, OSError) as e:
                 visible, visibility = False, 'cannot list /proc: %s' % e
         excluded = own_tree(procs)
+        # PID 1 and the probe's own tree never belong to a job: their environment does not count
+        denied = [pr for pid, pr in procs.items()
+                  if pr['environ_denied'] and pid != 1 and pid not in excluded]
+        denied_own = len([pr for pr in denied if pr['uid'] == os.geteuid()])
+        skipped = len(denied) - denied_own
 
         adopted_jid = None
         adoption_candidates = []
@@ -1354,6 +1362,9 @@ class Probe(object):
         out['signalled'] = sorted(signalled)
         out['changed'] = bool(signalled)
         out['alive'] = bool(left)
+        for entry in out['processes']:
+            if not still_alive(entry['pid'], procs[entry['pid']]['starttime']):
+                entry['state'] = 'X'
         if left:
             raise ProbeError('cancel failed: %d process(es) of the job survived SIGKILL: %s%s' % (
                 len(left), ', '.join(str(t['pid']) for t in left),

@@ -1,0 +1,109 @@
+/**
+ * ansible-jobs list over a 10k-record filesystem store, against bare `node -e 0`.
+ *
+ *   node scripts/build.mjs && node --import tsx bench/cli.ts [--records N] [--runs N]
+ *
+ * The records are written by the engine's Ledger (recordNew, then observe for some, so
+ * statuses vary) into a directory on tmpfs when /dev/shm exists (the store fsyncs every
+ * write, which makes filling 10k records on a disk take minutes), then copied to a plain
+ * temp directory, which is what gets listed. Budget: `list --json` within 500 ms.
+ */
+import { spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, openSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Ledger } from "../src/engine/ledger.js";
+import { FilesystemStore } from "../src/stores/filesystem.js";
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const CLI = path.join(REPO, "dist", "ansible-jobs.cjs");
+const BUDGET_MS = 500;
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+}
+const RECORDS = arg("--records", 10_000);
+const RUNS = arg("--runs", 7);
+const HOSTS = 100;
+
+async function fill(dir: string, n: number): Promise<void> {
+  const ledger = new Ledger(new FilesystemStore(dir));
+  for (let i = 0; i < n; i++) {
+    const host = `host-${String(i % HOSTS).padStart(3, "0")}.example.com`;
+    const id = { namespace: "default", host, name: `job-${Math.floor(i / HOSTS)}` };
+    const jid = `j${100000000 + i}.${2000 + (i % 97)}`;
+    const finished = i % 4 !== 0;
+    await ledger.recordNew(
+      id,
+      { playbook: `/srv/ops/${i % 3 ? "deploy" : "nightly"}.yml`, play: "Deploy", task: "Long build", controller: "ci-runner-1" },
+      { async_timeout: 3600 },
+      finished
+        ? { ansible_job_id: jid, results_file: `/root/.ansible_async/${jid}`, started: 1, finished: 1, rc: i % 7 === 0 ? 2 : 0, stdout: `output of ${i}\n`.repeat(20) }
+        : { ansible_job_id: jid, results_file: `/root/.ansible_async/${jid}`, started: 1, finished: 0 },
+    );
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function time(label: string, argv: string[], runs: number): { label: string; median: number; min: number; max: number } {
+  const devnull = openSync("/dev/null", "w");
+  const ms: number[] = [];
+  for (let i = 0; i < runs + 1; i++) {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(process.execPath, argv, { stdio: ["ignore", devnull, "pipe"] });
+    const t = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (r.status !== 0) throw new Error(`${label}: exit ${r.status}: ${r.stderr}`);
+    if (i > 0) ms.push(t); // the first run warms the page cache
+  }
+  return { label, median: median(ms), min: Math.min(...ms), max: Math.max(...ms) };
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run node scripts/build.mjs first`);
+  const scratch = existsSync("/dev/shm") ? mkdtempSync("/dev/shm/ajbench-") : mkdtempSync(path.join(tmpdir(), "ajbench-fill-"));
+  const work = mkdtempSync(path.join(tmpdir(), "ajbench-"));
+  const store = path.join(work, "store");
+  try {
+    const t0 = Date.now();
+    await fill(path.join(scratch, "store"), RECORDS);
+    cpSync(path.join(scratch, "store"), store, { recursive: true });
+    console.log(`filled ${RECORDS} records with the Ledger in ${((Date.now() - t0) / 1000).toFixed(1)} s -> ${store}`);
+
+    const check = spawnSync(process.execPath, [CLI, "list", "--store", store, "--json"], { maxBuffer: 1 << 30 });
+    const listed = (JSON.parse(check.stdout.toString()) as unknown[]).length;
+    if (listed !== RECORDS) throw new Error(`list --json printed ${listed} records, expected ${RECORDS}`);
+    console.log(`list --json prints ${listed} records (${(check.stdout.length / 1e6).toFixed(1)} MB); node ${process.version}; ${RUNS} timed runs each after one warm-up`);
+    console.log(`bundle ${path.relative(REPO, CLI)}: ${(statSync(CLI).size / 1024).toFixed(1)} KiB\n`);
+
+    const rows = [
+      time("node -e 0", ["-e", "0"], RUNS),
+      time("ansible-jobs version", [CLI, "version"], RUNS),
+      time("ansible-jobs list --json", [CLI, "list", "--store", store, "--json"], RUNS),
+      time("ansible-jobs list (table)", [CLI, "list", "--store", store], RUNS),
+      time("ansible-jobs list --status failed", [CLI, "list", "--store", store, "--status", "failed"], RUNS),
+    ];
+    const base = rows[0]!.median;
+    console.log(`${"command".padEnd(36)}${"median".padStart(9)}${"min".padStart(9)}${"max".padStart(9)}${"x node".padStart(9)}`);
+    for (const r of rows) {
+      console.log(
+        `${r.label.padEnd(36)}${`${r.median.toFixed(0)} ms`.padStart(9)}${`${r.min.toFixed(0)} ms`.padStart(9)}${`${r.max.toFixed(0)} ms`.padStart(9)}${(r.median / base).toFixed(1).padStart(9)}`,
+      );
+    }
+    const json = rows[2]!.median;
+    const ok = json <= BUDGET_MS;
+    console.log(`\nbudget: list --json over ${RECORDS} records within ${BUDGET_MS} ms: ${ok ? "OK" : "OVER"} (${json.toFixed(0)} ms)`);
+    if (!ok) process.exitCode = 1;
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();
