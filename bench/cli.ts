@@ -9,8 +9,8 @@
  * temp directory, which is what gets listed. Budget: `list --json` within 500 ms.
  */
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, openSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Ledger } from "../src/engine/ledger.js";
@@ -52,17 +52,46 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-function time(label: string, argv: string[], runs: number): { label: string; median: number; min: number; max: number } {
+/**
+ * CPU time (user + sys, ms) of waited-for children, from /proc/self/stat (Linux): a figure
+ * that other load on the machine disturbs much less than wall time. Undefined elsewhere.
+ */
+function childrenCpuMs(): number | undefined {
+  try {
+    const stat = readFileSync("/proc/self/stat", "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // Fields after the command name start at field 3; cutime and cstime are fields 16 and 17.
+    return ((Number(fields[13]) + Number(fields[14])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+const CLOCK_TICKS = 100;
+
+interface Timing {
+  label: string;
+  median: number;
+  min: number;
+  max: number;
+  cpu: number | undefined;
+}
+
+function time(label: string, argv: string[], runs: number): Timing {
   const devnull = openSync("/dev/null", "w");
   const ms: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < runs + 1; i++) {
+    const c0 = childrenCpuMs();
     const t0 = process.hrtime.bigint();
     const r = spawnSync(process.execPath, argv, { stdio: ["ignore", devnull, "pipe"] });
     const t = Number(process.hrtime.bigint() - t0) / 1e6;
+    const c1 = childrenCpuMs();
     if (r.status !== 0) throw new Error(`${label}: exit ${r.status}: ${r.stderr}`);
-    if (i > 0) ms.push(t); // the first run warms the page cache
+    if (i === 0) continue; // the first run warms the page cache
+    ms.push(t);
+    if (c0 !== undefined && c1 !== undefined) cpu.push(c1 - c0);
   }
-  return { label, median: median(ms), min: Math.min(...ms), max: Math.max(...ms) };
+  return { label, median: median(ms), min: Math.min(...ms), max: Math.max(...ms), cpu: cpu.length ? median(cpu) : undefined };
 }
 
 async function main(): Promise<void> {
@@ -90,10 +119,12 @@ async function main(): Promise<void> {
       time("ansible-jobs list --status failed", [CLI, "list", "--store", store, "--status", "failed"], RUNS),
     ];
     const base = rows[0]!.median;
-    console.log(`${"command".padEnd(36)}${"median".padStart(9)}${"min".padStart(9)}${"max".padStart(9)}${"x node".padStart(9)}`);
+    const load = existsSync("/proc/loadavg") ? readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ") : "?";
+    console.log(`wall time (median, min, max) and CPU time (user+sys, median); load average ${load} on ${availableParallelism()} CPU(s)`);
+    console.log(`${"command".padEnd(36)}${"median".padStart(9)}${"min".padStart(9)}${"max".padStart(9)}${"x node".padStart(9)}${"cpu".padStart(9)}`);
     for (const r of rows) {
       console.log(
-        `${r.label.padEnd(36)}${`${r.median.toFixed(0)} ms`.padStart(9)}${`${r.min.toFixed(0)} ms`.padStart(9)}${`${r.max.toFixed(0)} ms`.padStart(9)}${(r.median / base).toFixed(1).padStart(9)}`,
+        `${r.label.padEnd(36)}${`${r.median.toFixed(0)} ms`.padStart(9)}${`${r.min.toFixed(0)} ms`.padStart(9)}${`${r.max.toFixed(0)} ms`.padStart(9)}${(r.median / base).toFixed(1).padStart(9)}${(r.cpu === undefined ? "-" : `${r.cpu.toFixed(0)} ms`).padStart(9)}`,
       );
     }
     const json = rows[2]!.median;

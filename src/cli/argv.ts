@@ -6,7 +6,7 @@
  * and positionals after `--`.
  */
 import type { ArgDef, ArgsDef } from "citty";
-import { usageError } from "./errors.js";
+import { usageError as usageErr } from "./errors.js";
 
 /** String options that take comma lists; repeating them adds to the list. */
 export const LIST_OPTIONS: ReadonlySet<string> = new Set(["status", "host", "fail-on"]);
@@ -82,7 +82,10 @@ export function commandIndex(tokens: readonly string[], globals: ArgsDef): numbe
  * Checks `tokens` against `def` and returns them in citty's unambiguous form.
  * Throws a usage error (exit 2) that names the offending option.
  */
-export function normalize(command: string, def: ArgsDef, tokens: readonly string[]): string[] {
+export function normalize(cmd: string, def: ArgsDef, tokens: readonly string[]): string[] {
+  // "" is the root: messages say "ansible-jobs", the hint is `ansible-jobs --help`.
+  const command = cmd || "ansible-jobs";
+  const usageError = (message: string, _c: string) => usageErr(message, cmd || undefined);
   const bySpelling = new Map<string, string>();
   const positionals: [string, ArgDef][] = [];
   for (const [name, d] of Object.entries(def)) {

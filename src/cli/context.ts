@@ -280,11 +280,8 @@ export function failOnCode(records: readonly JobRecord[], failOn: readonly Statu
   if (!failOn) return EXIT.ok;
   const hits = records.filter((r) => failOn.includes(r.status));
   if (hits.length === 0) return EXIT.ok;
-  const counts = new Map<string, number>();
-  for (const r of hits) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
-  note(
-    `ansible-jobs: --fail-on: ${hits.length} job(s) ${[...counts].map(([s, n]) => `${n} ${s}`).join(", ")}`,
-  );
+  const counts = STATUSES.map((st) => [st, hits.filter((r) => r.status === st).length] as const).filter(([, n]) => n > 0);
+  note(`ansible-jobs: --fail-on: ${hits.length} job(s) with a failing status: ${counts.map(([st, n]) => `${n} ${st}`).join(", ")}`);
   return EXIT.failOn;
 }
 

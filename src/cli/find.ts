@@ -1,8 +1,19 @@
 /** Finding one job for show, history and delete: by name (and host), or by jid. */
 import type { Head, Identity } from "../engine/ledger.js";
 import type { JobRecord } from "../engine/record.js";
-import { type OpenedStore, notFound, reportUnreadable } from "./context.js";
+import { type OpenedStore, type Selection, notFound, reportUnreadable, select } from "./context.js";
 import { usageError } from "./errors.js";
+
+const NO_SELECTION: Selection = {
+  namespace: undefined,
+  hosts: undefined,
+  name: undefined,
+  statuses: undefined,
+  playbook: undefined,
+  olderThanSec: undefined,
+  newerThanSec: undefined,
+  history: false,
+};
 
 function where(s: OpenedStore, namespace: string): string {
   return `in namespace ${namespace} of ${s.url}${s.missing ? " (the store directory does not exist)" : ""}`;
@@ -21,7 +32,7 @@ export async function resolveIdentity(
 ): Promise<Identity> {
   if (host !== undefined) return { namespace, host, name };
   if (s.missing) throw notFound(`no job "${name}" ${where(s, namespace)}`);
-  const { records, errors } = await s.ledger.list({ namespace, name }, false);
+  const { records, errors } = await select(s, { ...NO_SELECTION, namespace, name });
   const hosts = [...new Set(records.map((r) => r.host))].sort();
   if (hosts.length === 1) return { namespace, host: hosts[0]!, name };
   reportUnreadable(errors);
@@ -58,7 +69,7 @@ export async function byJid(s: OpenedStore, namespace: string, jid: string, host
     if (!head) throw notFound(`no job with jid ${jid} on ${host} ${where(s, namespace)}`);
     return head.record;
   }
-  const { records, errors } = await s.ledger.list({ namespace }, true);
+  const { records, errors } = await select(s, { ...NO_SELECTION, namespace, history: true });
   // A head may also sit in history (archived just before a move that lost a race).
   const hits = [...new Map(records.filter((r) => r.jid === jid).map((r) => [r.id, r])).values()];
   if (hits.length === 1) return hits[0]!;

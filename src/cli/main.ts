@@ -101,7 +101,7 @@ async function dispatch(argv: string[]): Promise<number> {
       process.stderr.write(await usage("", root, useColor({ color: colorFlag(argv), isTTY: process.stderr.isTTY === true })));
       return EXIT.usage;
     }
-    normalize("ansible-jobs", rootArgs as ArgsDef, argv); // names an unknown option, if any
+    normalize("", rootArgs as ArgsDef, argv); // names an unknown option, if any
     throw usageError(`no command given; commands: ${Object.keys(COMMANDS).join(", ")}`);
   }
   const found = findCommand(argv[idx]!);
@@ -109,19 +109,15 @@ async function dispatch(argv: string[]): Promise<number> {
   const [name, cmd] = found;
   // Global options may come before the command name: move them after it.
   const rest = [...argv.slice(idx + 1), ...argv.slice(0, idx)];
-  if (name === "help") {
-    const target = rest.find((t) => !t.startsWith("-"));
-    if (target === undefined) {
-      process.stdout.write(await usage("", root, color));
-      return EXIT.ok;
-    }
-    const t = findCommand(target);
-    if (!t) throw unknownCommand(target);
-    process.stdout.write(await usage(t[0], t[1], color));
-    return EXIT.ok;
-  }
   if (wantsHelp(rest)) {
     process.stdout.write(await usage(name, cmd, color));
+    return EXIT.ok;
+  }
+  if (name === "help") {
+    const target = normalize(name, helpCommand.args as ArgsDef, rest).at(-1);
+    const t = target === undefined || target === "--" ? undefined : findCommand(target);
+    if (target !== undefined && target !== "--" && !t) throw unknownCommand(target);
+    process.stdout.write(t ? await usage(t[0], t[1], color) : await usage("", root, color));
     return EXIT.ok;
   }
   return run(name, cmd, rest);

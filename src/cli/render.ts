@@ -50,6 +50,11 @@ export function isoSeconds(iso: string | null): string {
   return iso.replace(/\.\d+Z$/, "Z");
 }
 
+/** Colours the status word of a padded cell, not the padding. */
+function colourStart(padded: string, status: JobRecord["status"], p: Painter): string {
+  return p.status(status) + padded.slice(status.length);
+}
+
 export function listTable(records: readonly JobRecord[], p: Painter, o: RenderOptions): string {
   const columns: Column[] = [
     ...(o.namespaces ? [{ header: "NAMESPACE" }] : []),
@@ -75,7 +80,7 @@ export function listTable(records: readonly JobRecord[], p: Painter, o: RenderOp
   return renderTable(
     columns,
     rows,
-    (row, col, padded) => (col === statusCol ? p.status(records[row]!.status, padded) : padded),
+    (row, col, padded) => (col === statusCol ? colourStart(padded, records[row]!.status, p) : padded),
     (h) => p.paint("bold", h),
   );
 }
@@ -117,7 +122,7 @@ export function historyTable(records: readonly JobRecord[], p: Painter, o: Rende
   return renderTable(
     columns,
     rows,
-    (row, col, padded) => (col === 1 ? p.status(records[row]!.status, padded) : padded),
+    (row, col, padded) => (col === 1 ? colourStart(padded, records[row]!.status, p) : padded),
     (h) => p.paint("bold", h),
   );
 }

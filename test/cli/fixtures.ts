@@ -79,9 +79,9 @@ export interface Filled {
  *   db3   backup       unreachable    app1  deploy  starting (claimed, not launched)
  * staging namespace:
  *   web1  build        succeeded
- * plus an unreadable file and a file that is JSON but not a job record.
+ * plus (unless corrupt: false) an unreadable file and a file that is JSON but not a job record.
  */
-export async function fillStore(dir: string): Promise<Filled> {
+export async function fillStore(dir: string, opts: { corrupt?: boolean } = {}): Promise<Filled> {
   const ledger = openLedger(dir);
   const ns = "default";
   const jobs: Record<string, JobRecord> = {};
@@ -111,6 +111,7 @@ export async function fillStore(dir: string): Promise<Filled> {
   await launch(ledger, stg);
   await observe(ledger, stg, EVIDENCE.succeeded);
 
+  if (opts.corrupt === false) return { dir, ledger, jobs, corrupt: [] };
   const corrupt = [
     path.join(dir, "heads", "default", "web1", "broken.json"),
     path.join(dir, "heads", "default", "web2", "not-a-record.json"),

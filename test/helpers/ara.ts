@@ -7,7 +7,7 @@
  * The migrated database is made once per test process and copied for each server.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -55,7 +55,7 @@ export function assertAraInstalled(): void {
 }
 
 function araEnv(baseDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ARA_BASE_DIR: baseDir, ...extra };
+  const env: NodeJS.ProcessEnv = { ...process.env, ARA_BASE_DIR: baseDir, PYTHONUNBUFFERED: "1", ...extra };
   env.PATH = `/usr/bin:/bin:${process.env.PATH ?? ""}`;
   for (const k of ["PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "ARA_SETTINGS"]) delete env[k];
   return env;
@@ -133,28 +133,28 @@ export async function startAra(opts: { auth?: AraAuth; settings?: Record<string,
   const logFile = path.join(baseDir, "server.log");
   let port = await freePort();
   let child: ChildProcess | undefined;
-  let log = "";
+  const readLog = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
   const start = async () => {
-    log = "";
-    child = spawn(PYTHON, [ARA_MANAGE, "runserver", "--noreload", `127.0.0.1:${port}`], {
-      env,
-      detached: true, // its own process group: stop() ends the server and nothing else
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    child.stdout?.on("data", (d: Buffer) => {
-      log += d.toString();
-    });
-    child.stderr?.on("data", (d: Buffer) => {
-      log += d.toString();
-    });
-    await waitUp(`http://127.0.0.1:${port}/api/v1/`, child, () => log, 30_000);
+    // The server writes its log to a file, never to a pipe: a pipe that the test process does
+    // not drain (while it waits in execFileSync, say) fills up and freezes the server.
+    const fd = openSync(logFile, "a", 0o600);
+    try {
+      child = spawn(PYTHON, [ARA_MANAGE, "runserver", "--noreload", `127.0.0.1:${port}`], {
+        env,
+        detached: true, // its own process group: stop() ends the server and nothing else
+        stdio: ["ignore", fd, fd],
+      });
+    } finally {
+      closeSync(fd);
+    }
+    await waitUp(`http://127.0.0.1:${port}/api/v1/`, child, readLog, 30_000);
   };
   for (let attempt = 0; ; attempt++) {
     try {
       await start();
       break;
     } catch (err) {
-      if (attempt < 2 && /already in use|Address in use/i.test(log)) {
+      if (attempt < 2 && /already in use|Address in use/i.test(readLog())) {
         port = await freePort();
         continue;
       }
@@ -202,7 +202,7 @@ export async function startAra(opts: { auth?: AraAuth; settings?: Record<string,
       await stopChild();
       await start();
     },
-    log: () => log || (existsSync(logFile) ? readFileSync(logFile, "utf8") : ""),
+    log: readLog,
   };
   return server;
 }

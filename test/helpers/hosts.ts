@@ -75,7 +75,7 @@ def procs():
         if p.isdigit():
             try:
                 argv = open('/proc/%s/cmdline' % p, 'rb').read().split(b'\\0')
-                sid = int(open('/proc/%s/stat' % p).read().rsplit(')', 1)[1].split()[4])
+                sid = int(open('/proc/%s/stat' % p).read().rsplit(')', 1)[1].split()[3])
             except (OSError, IndexError, ValueError):
                 continue
             yield int(p), sid, [a.decode(errors='replace') for a in argv if a]
@@ -84,8 +84,8 @@ def procs():
 /** Kills (SIGKILL) the whole session of every process whose argv has an element containing `word`. */
 export function killSessionOf(name: string, word: string): Promise<string> {
   return inHost(name, `${PROCS}
-sids = {sid for pid, sid, argv in procs() if any(${JSON.stringify(word)} in a for a in argv)}
-killed = [pid for pid, sid, argv in procs() if sid in sids and sid > 1]
+sids = {sid for pid, sid, argv in procs() if pid != os.getpid() and any(${JSON.stringify(word)} in a for a in argv)}
+killed = [pid for pid, sid, argv in procs() if sid in sids and sid > 1 and sid != os.getsid(0)]
 for pid in killed: os.kill(pid, 9)
 print(len(killed))`);
 }
@@ -98,8 +98,8 @@ for pid in killed: os.kill(pid, 9)
 print(len(killed))`);
 }
 
-/** Number of live processes whose argv has an element containing `word`. */
-export async function countProcs(name: string, word: string): Promise<number> {
+/** Number of live processes whose command line (argv joined by spaces) is exactly `cmdline`. */
+export async function countProcs(name: string, cmdline: string): Promise<number> {
   return Number(await inHost(name, `${PROCS}
-print(len([1 for pid, sid, argv in procs() if any(${JSON.stringify(word)} in a for a in argv)]))`));
+print(len([1 for pid, sid, argv in procs() if ' '.join(argv) == ${JSON.stringify(cmdline)}]))`));
 }

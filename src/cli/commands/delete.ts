@@ -36,13 +36,15 @@ export const del = defineCommand({
     const s = await open(args);
     try {
       let rec: JobRecord | undefined;
+      let headError: string | undefined;
       try {
         rec = (await headOf(s, id)).record;
       } catch (err) {
         // A corrupt current record can still be deleted, but only on purpose.
         if (!isCode(err, "corrupt")) throw err;
         if (!args.force) throw new CliError(EXIT.store, `${err.message}; use --force to delete it anyway`);
-        warn(err.message);
+        headError = err.message;
+        warn(`deleting an unreadable record: ${headError}`);
       }
       if (rec && !isTerminal(rec.status) && !args.force) {
         throw new CliError(
@@ -50,7 +52,9 @@ export const del = defineCommand({
           `job "${id.name}" on ${id.host} is ${rec.status}${rec.jid ? ` (jid ${rec.jid})` : ""}: deleting its record does not stop it and forgets its jid; cancel it first (long_running_task mode=cancel) or use --force`,
         );
       }
-      const { records, errors } = await s.ledger.history(id);
+      const history = await s.ledger.history(id);
+      const records = history.records;
+      const errors = history.errors.filter((e) => e !== headError);
       reportUnreadable(errors);
       const what = `job "${id.name}" on ${id.host} (namespace ${id.namespace}): ${records.length} record(s)${rec ? `, current attempt ${rec.attempt} is ${rec.status}` : ", current record unreadable"}`;
       if (!args.yes) {

@@ -11,6 +11,8 @@ import {
   outputMode,
   painter,
   print,
+  reportUnreadable,
+  select,
   selection,
   selectionArgs,
   warn,
@@ -41,12 +43,17 @@ export const prune = defineCommand({
     try {
       const now = Date.now();
       const pruned: JobRecord[] = [];
-      const errors: string[] = [];
+      let unreadable: string[] = [];
+      const kept: string[] = [];
       if (!s.missing) {
+        // The engine's prune skips documents that are not job records without a word;
+        // listing the same selection first names every one of them.
+        unreadable = (await select(s, { ...sel, history: true, statuses: undefined }, now)).errors;
         for (const host of sel.hosts ?? [undefined]) {
           const res = await s.ledger.prune(filterFor(sel, host, now), dryRun);
           pruned.push(...res.pruned);
-          errors.push(...res.errors);
+          // Records that changed while pruning are kept and said so.
+          for (const e of res.errors) if (!unreadable.includes(e)) kept.push(e);
         }
       }
       pruned.sort(compareRecords);
@@ -58,8 +65,9 @@ export const prune = defineCommand({
             : `Pruned ${pruned.length} record(s) from ${s.url}.\n`,
         );
       } else print(recordsOut(pruned, mode));
-      for (const e of errors) warn(e);
-      return errors.length > 0 ? EXIT.store : EXIT.ok;
+      reportUnreadable(unreadable);
+      for (const e of kept) warn(e);
+      return unreadable.length > 0 ? EXIT.store : EXIT.ok;
     } finally {
       await close(s);
     }

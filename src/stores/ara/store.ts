@@ -267,30 +267,25 @@ export class AraStore implements Store {
     useHint: boolean,
     prefetch: boolean,
   ): Promise<{ lat: Latest | undefined; det?: Detail | undefined }> {
-    let hintId: number | undefined;
-    let from: { n: number; row: Row } | undefined;
-    if (useHint) {
-      const hintRow = await this.findRow(book, docKey);
-      hintId = hintRow?.id;
-      const hint = hintRow ? parseHintType(hintRow.type) : undefined;
-      if (hint) {
-        const [next, det] = await Promise.all([
-          this.findRow(book, versionKey(docKey, hint.n + 1)),
-          prefetch && hint.live ? this.detail(book, hint.id) : undefined,
-        ]);
-        if (!next) return { lat: this.remember(docKey, { n: hint.n, id: hint.id, live: hint.live, hintId }), det };
-        from = { n: hint.n + 1, row: next };
-      }
+    // One round trip: the hint and version 1 together. No version 1 means no versions at all.
+    const [hintRow, first] = await Promise.all([
+      useHint ? this.findRow(book, docKey) : undefined,
+      this.findRow(book, versionKey(docKey, 1)),
+    ]);
+    const hintId = hintRow?.id;
+    if (!first) {
+      this.known.set(docKey, { n: 0, id: 0, live: false, hintId });
+      return { lat: undefined };
     }
-    if (!from) {
-      const first = await this.findRow(book, versionKey(docKey, 1));
-      if (!first) {
-        this.known.delete(docKey);
-        return { lat: undefined };
-      }
-      from = { n: 1, row: first };
-    }
-    return { lat: this.remember(docKey, { ...(await this.gallop(book, docKey, from.n, from.row)), hintId }) };
+    const hint = hintRow ? parseHintType(hintRow.type) : undefined;
+    const base: Latest = hint && hint.n > 1 ? { n: hint.n, id: hint.id, live: hint.live } : { n: 1, id: first.id, live: first.type !== TYPE_DELETED };
+    // Second round trip: is there a newer version? (and, for get, the value meanwhile)
+    const [next, det] = await Promise.all([
+      this.findRow(book, versionKey(docKey, base.n + 1)),
+      prefetch && base.live ? this.detail(book, base.id) : undefined,
+    ]);
+    if (!next) return { lat: this.remember(docKey, { ...base, hintId }), det };
+    return { lat: this.remember(docKey, { ...(await this.gallop(book, docKey, base.n + 1, next)), hintId }) };
   }
 
   private async gallop(book: LedgerBook, docKey: string, n: number, row: Row): Promise<Latest> {
@@ -393,6 +388,8 @@ export class AraStore implements Store {
         if (isObj(res.body) && "playbook" in res.body && /object does not exist|invalid pk/i.test(text)) {
           throw this.markVanished(book);
         }
+        // Django REST framework's UniqueTogetherValidator: refused before any insert.
+        if (isObj(res.body) && "non_field_errors" in res.body && /unique/i.test(text)) return { won: false };
       } else if (res && res.status !== 500 && res.status < 502) {
         throw this.client.statusError("POST", "records", res);
       }
@@ -419,13 +416,17 @@ export class AraStore implements Store {
     const prev = this.known.get(docKey);
     const lat: Latest = { n, id, live, hintId: prev?.hintId };
     this.known.set(docKey, lat);
-    try {
-      await this.writeHint(book, key, docKey, lat);
-    } catch (err) {
-      if (isCode(err, "store_unavailable") && this.vanished) throw err;
-      // Only a hint: readers find the version by probing.
-    }
-    if (live && key[0] === "heads") await this.link(book, key, docKey, id, value);
+    const hint = async () => {
+      // Version 1 needs no hint: readers probe version 1 anyway.
+      if (n === 1 && lat.hintId === undefined) return;
+      try {
+        await this.writeHint(book, key, docKey, lat);
+      } catch (err) {
+        if (isCode(err, "store_unavailable") && this.vanished) throw err;
+        // Only a hint: readers find the version by probing.
+      }
+    };
+    await Promise.all([hint(), live && key[0] === "heads" ? this.link(book, key, docKey, id, value) : undefined]);
   }
 
   private async writeHint(book: LedgerBook, key: Key, docKey: string, lat: Latest): Promise<void> {
@@ -554,18 +555,28 @@ export class AraStore implements Store {
     if (key.length === 0) throw new JobsError("invalid_argument", "empty store key");
     const book = (await this.ledgerFor(true))!;
     const docKey = docKeyOf(key);
+    // First try without reading: version 1 of an unknown document, or the version after the
+    // one this process saw deleted or absent. Losing that POST costs one request, then we read.
+    const k = this.known.get(docKey);
+    let guess: number | undefined = k ? (k.live ? undefined : k.n + 1) : 1;
     for (let i = 0; i < WRITE_RETRIES; i++) {
-      const lat = await this.resolve(book, docKey);
-      if (lat?.live) {
-        throw new JobsError("exists", `ara store ${this.url}: "${key.join("/")}" already exists (${this.where(lat.id)})`);
+      let n: number;
+      if (guess !== undefined) {
+        n = guess;
+        guess = undefined;
+      } else {
+        const lat = await this.resolve(book, docKey);
+        if (lat?.live) {
+          throw new JobsError("exists", `ara store ${this.url}: "${key.join("/")}" already exists (${this.where(lat.id)})`);
+        }
+        n = (lat?.n ?? 0) + 1;
+        if (i > 0) await sleep(5 + Math.random() * 20);
       }
-      const n = (lat?.n ?? 0) + 1;
       const res = await this.postVersion(book, key, docKey, n, { value });
       if (res.won) {
         await this.afterWrite(book, key, docKey, n, res.id, true, value);
         return this.entry(book, key, n, res.id, value, res.updated);
       }
-      await sleep(5 + Math.random() * 20);
     }
     throw new JobsError("conflict", `ara store ${this.url}: "${key.join("/")}" kept changing while it was created; try again`);
   }
@@ -684,6 +695,7 @@ export class AraStore implements Store {
   }
 
   async now(): Promise<Date> {
+    if (this.vanished) throw this.vanished;
     const book = this.book;
     let res: AraResponse;
     if (book) {

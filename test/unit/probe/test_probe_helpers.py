@@ -3,7 +3,10 @@
 Run with plain unittest (any python3 >= 3.6, ansible not required):
 
     python3 -m unittest discover -s test/unit/probe -v
-    python3 -m unittest test/unit/probe/test_probe_helpers.py
+    python3 test/unit/probe/test_probe_helpers.py
+
+(`python3 -m unittest test/unit/probe/test_probe_helpers.py` does not work from the repo
+root: the path maps to the module name test.unit..., and `test` is the stdlib package.)
 """
 import importlib.util
 import json
@@ -196,12 +199,14 @@ class TruncateTest(unittest.TestCase):
         out, cut = probe.truncate_result({'stdout': 'abc', 'rc': 0}, 10)
         self.assertEqual(out['stdout'], 'abc')
         self.assertFalse(cut)
+        self.assertNotIn('truncated', out)
 
     def test_keeps_tail(self):
         out, cut = probe.truncate_result({'stdout': '0123456789', 'stderr': 'x'}, 4)
         self.assertEqual(out['stdout'], '6789')
         self.assertEqual(out['stderr'], 'x')
         self.assertTrue(cut)
+        self.assertIs(out['truncated'], True)
 
     def test_multibyte_boundary(self):
         text, cut = probe.tail_text(u'a\u00e9\u00e9', 3)   # 1 + 2 + 2 bytes

@@ -260,6 +260,11 @@ adopted_jid:
   returned: always
   type: str
   sample: j389284354218.19838
+adopted_results_file:
+  description: The job file of the adopted job (same as I(results_file)), C(null) when nothing was adopted.
+  returned: always
+  type: str
+  sample: /root/.ansible_async/j389284354218.19838
 adoption_candidates:
   description: The jid tokens of all async_wrapper processes carrying the claim token.
   returned: always
@@ -301,11 +306,12 @@ result:
     - The parsed job file when the job finished, else C(null).
     - C(stdout), C(stderr), C(module_stdout), C(module_stderr), C(data), C(outdata) keep their last
       I(max_output) bytes, C(stdout_lines)/C(stderr_lines) their last lines that fit in I(max_output).
+    - When something was cut, the result also holds C(truncated=true).
   returned: always
   type: dict
   sample: {"rc": 0, "stdout": "done", "cmd": ["echo", "done"], "changed": true}
 truncated:
-  description: Whether a value in I(result) was cut to I(max_output).
+  description: Whether a value in I(result) was cut to I(max_output) (then C(result.truncated) is C(true) too).
   returned: always
   type: bool
 alive:
@@ -589,7 +595,10 @@ def tail_list(items, max_bytes):
 
 
 def truncate_result(data, max_output):
-    """Copy of a job result with the output values cut to max_output. Returns (dict, truncated)."""
+    """Copy of a job result with the output values cut to max_output. Returns (dict, truncated).
+
+    When something was cut, the copy also gets "truncated": true.
+    """
     out = dict(data)
     truncated = False
     for key in TRUNCATE_STR_KEYS:
@@ -602,6 +611,8 @@ def truncate_result(data, max_output):
         if isinstance(value, list):
             out[key], cut = tail_list(value, max_output)
             truncated = truncated or cut
+    if truncated:
+        out['truncated'] = True
     return out, truncated
 
 
@@ -1119,9 +1130,17 @@ class Probe(object):
             except (IOError, OSError) as e:
                 visible, visibility = False, 'cannot list /proc: %s' % e
         excluded = own_tree(procs)
-        # PID 1 and the probe's own tree never belong to a job: their environment does not count
+        # PID 1 and the probe's own tree never belong to a job: their environment does not count.
+        # Neither do other probes, nor processes that started before the job did. A process
+        # that `podman exec` (runc) is still starting is briefly not dumpable: read it again.
+        job_began = info1['mtime'] if parsed1 is not None and not parsed1[1]['finished'] else None
         denied = [pr for pid, pr in procs.items()
-                  if pr['environ_denied'] and pid != 1 and pid not in excluded]
+                  if pr['environ_denied'] and pid != 1 and pid not in excluded
+                  and not any('async_job_probe' in a for a in pr['argv'])
+                  and not self._started_before(incarnation, pr, job_began)]
+        if denied:
+            time.sleep(0.2)
+            denied = [pr for pr in denied if self._environ_still_denied(pr, claim)]
         denied_own = len([pr for pr in denied if pr['uid'] == os.geteuid()])
         skipped = len(denied) - denied_own
 
@@ -1244,6 +1263,7 @@ class Probe(object):
             'jid': jid,
             'jid_token': token,
             'adopted_jid': adopted_jid,
+            'adopted_results_file': results_file if adopted_jid is not None else None,
             'adoption_candidates': adoption_candidates,
             'results_file': results_file,
             'job_file': info,
@@ -1292,6 +1312,25 @@ class Probe(object):
                 'ANSIBLE_ASYNC_DIR': _env_value(entries, 'ANSIBLE_ASYNC_DIR')}
 
     # ---- cancel --------------------------------------------------------------------
+    @classmethod
+    def _started_before(cls, incarnation, pr, when):
+        """Whether the process started over a second before `when` (so it cannot be the job's)."""
+        started = cls._start_time(incarnation, pr['starttime']) if when is not None else None
+        return started is not None and started < when - 1
+
+    @staticmethod
+    def _environ_still_denied(pr, claim):
+        """Reads a denied environment once more; a process that now shows the token is the job's."""
+        try:
+            entries = _read_bytes('%s/%d/environ' % (PROC, pr['pid'])).split(b'\0')
+        except (IOError, OSError) as e:
+            return e.errno in (errno.EACCES, errno.EPERM)
+        pr['environ_denied'] = False
+        if ('%s=%s' % (CLAIM_ENV, claim)).encode('utf-8', 'surrogateescape') in entries:
+            pr['claim'] = True
+            pr['env'] = {'HOME': _env_value(entries, 'HOME'), 'ANSIBLE_ASYNC_DIR': _env_value(entries, 'ANSIBLE_ASYNC_DIR')}
+        return False
+
     def cancel(self, out):
         state = out['state']
         if state == 'finished':

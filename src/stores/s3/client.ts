@@ -1,0 +1,349 @@
+/**
+ * A small S3 client: SigV4 signing (@smithy/signature-v4, the AWS SDK's own signer), the
+ * standard AWS credential chain (@aws-sdk/credential-provider-node: env, shared config and
+ * credentials files, AWS_PROFILE, SSO, web identity, process, ECS and EC2 metadata), and
+ * node:http(s) with bounded timeouts and retries.
+ *
+ * Every failure that is not an answer the store interprets (404 NoSuchKey, 412, 409) becomes
+ * JobsError("store_unavailable") with a message naming the store, the endpoint and the cause:
+ * no SDK error or stack trace reaches the user.
+ *
+ * Everything heavy is imported on first use, so opening the store costs nothing.
+ */
+import { createHash, createHmac, type Hash, type Hmac } from "node:crypto";
+import * as http from "node:http";
+import * as https from "node:https";
+import { JobsError } from "../../engine/errors.js";
+import { endpointLabel, type S3Config } from "./config.js";
+import { parseError } from "./xml.js";
+
+export interface S3Request {
+  method: "GET" | "PUT" | "HEAD" | "DELETE";
+  /** Object key (not yet URL-encoded); absent for bucket-level requests. */
+  key?: string;
+  query?: Record<string, string>;
+  headers?: Record<string, string>;
+  body?: Buffer;
+}
+
+export interface S3Response {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+  /** S3 error code from the body (NoSuchKey, PreconditionFailed...), when there is one. */
+  code: string | undefined;
+  message: string | undefined;
+  /** An earlier attempt failed in transit: a write may have landed before this answer. */
+  retriedAfterTransportError: boolean;
+}
+
+type SourceData = string | ArrayBuffer | ArrayBufferView;
+
+function toBuffer(d: SourceData): Buffer {
+  if (typeof d === "string") return Buffer.from(d, "utf8");
+  if (ArrayBuffer.isView(d)) return Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+  return Buffer.from(d);
+}
+
+/** The signer's SHA-256 / HMAC-SHA-256, on node:crypto. */
+class Sha256 {
+  private readonly secret: Buffer | undefined;
+  private h: Hash | Hmac;
+  constructor(secret?: SourceData) {
+    this.secret = secret === undefined ? undefined : toBuffer(secret);
+    this.h = this.fresh();
+  }
+  private fresh(): Hash | Hmac {
+    return this.secret ? createHmac("sha256", this.secret) : createHash("sha256");
+  }
+  update(data: SourceData): void {
+    this.h.update(toBuffer(data));
+  }
+  async digest(): Promise<Uint8Array> {
+    return new Uint8Array(this.h.digest());
+  }
+  reset(): void {
+    this.h = this.fresh();
+  }
+}
+
+/** RFC 3986 escaping, as SigV4 wants it. */
+export function escapeUri(s: string): string {
+  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+class TransportError extends Error {
+  constructor(
+    message: string,
+    readonly errno: string | undefined,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function describeNetError(err: NodeJS.ErrnoException, c: S3Config): TransportError {
+  const code = err.code;
+  switch (code) {
+    case "ECONNREFUSED":
+      return new TransportError("connection refused (ECONNREFUSED): is the S3 server running there?", code, true);
+    case "ENOTFOUND":
+      return new TransportError(`host "${c.endpoint.hostname}" not found (ENOTFOUND)`, code, false);
+    case "EAI_AGAIN":
+      return new TransportError(`DNS lookup of "${c.endpoint.hostname}" failed for now (EAI_AGAIN)`, code, true);
+    case "ECONNRESET":
+    case "EPIPE":
+      return new TransportError(`connection reset by the server (${code})`, code, true);
+    case "ETIMEDOUT":
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      return new TransportError(`endpoint unreachable (${code})`, code, true);
+    default:
+      if (code?.startsWith("ERR_TLS") || code?.includes("CERT") || code === "DEPTH_ZERO_SELF_SIGNED_CERT") {
+        return new TransportError(`TLS error: ${err.message} (${code})`, code, false);
+      }
+      return new TransportError(`${err.message}${code ? ` (${code})` : ""}`, code, true);
+  }
+}
+
+type Signer = { sign(req: unknown, opts?: { signingDate?: Date }): Promise<{ headers: Record<string, string> }> };
+type CredentialProvider = () => Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken?: string }>;
+
+export class S3Client {
+  readonly config: S3Config;
+  /** "s3 store s3://b/p (endpoint http://...)": the start of every error message. */
+  readonly label: string;
+  private readonly agent: http.Agent;
+  private signer: Promise<Signer> | undefined;
+  /** Server clock minus ours, learnt from RequestTimeTooSkewed answers. */
+  private clockOffsetMs = 0;
+
+  constructor(config: S3Config) {
+    this.config = config;
+    this.label = `s3 store ${config.url} (endpoint ${endpointLabel(config)})`;
+    const secure = config.endpoint.protocol === "https:";
+    this.agent = secure ? new https.Agent({ keepAlive: true, maxSockets: 32 }) : new http.Agent({ keepAlive: true, maxSockets: 32 });
+  }
+
+  fail(cause: string, err?: unknown): JobsError {
+    return new JobsError("store_unavailable", `${this.label}: ${cause}`, err === undefined ? {} : { cause: err });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private getSigner(): Promise<Signer> {
+    this.signer ??= (async () => {
+      // The SDK warns on stderr about future Node versions; that is noise inside Ansible.
+      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+      const [{ SignatureV4 }, { defaultProvider }] = await Promise.all([
+        import("@smithy/signature-v4"),
+        import("@aws-sdk/credential-provider-node"),
+      ]);
+      const chain = defaultProvider(this.config.profile ? { profile: this.config.profile } : {}) as CredentialProvider;
+      const credentials: CredentialProvider = async () => {
+        try {
+          return await chain();
+        } catch (err) {
+          const why = (err as Error)?.message?.split("\n")[0] ?? String(err);
+          throw this.fail(
+            `no usable AWS credentials (${why}); set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or another source of the standard AWS credential chain`,
+          );
+        }
+      };
+      return new SignatureV4({
+        credentials,
+        region: this.config.region,
+        service: "s3",
+        sha256: Sha256,
+        uriEscapePath: false,
+        applyChecksum: true,
+      }) as unknown as Signer;
+    })();
+    this.signer.catch(() => {
+      this.signer = undefined;
+    });
+    return this.signer;
+  }
+
+  /** Host, path (URL-encoded) and query for a request, path style or virtual-hosted. */
+  private target(key: string | undefined): { hostname: string; port: string; path: string } {
+    const e = this.config.endpoint;
+    const basePath = this.config.basePath;
+    const encKey = key === undefined ? undefined : key.split("/").map(escapeUri).join("/");
+    if (this.config.pathStyle) {
+      const base = `${basePath}/${escapeUri(this.config.bucket)}`;
+      return { hostname: e.hostname, port: e.port, path: encKey === undefined ? base : `${base}/${encKey}` };
+    }
+    return { hostname: `${this.config.bucket}.${e.hostname}`, port: e.port, path: `${basePath}/${encKey ?? ""}` };
+  }
+
+  /** Sends one request with retries on network errors, 5xx and throttling; maps fatal answers. */
+  async send(req: S3Request): Promise<S3Response> {
+    const signer = await this.getSigner().catch((err) => {
+      if (err instanceof JobsError) throw err;
+      throw this.fail(`cannot load the S3 client: ${(err as Error).message}`, err);
+    });
+    let transportFailed = false;
+    let skewFixed = false;
+    let lastError = "";
+    for (let attempt = 1; attempt <= this.config.maxAttempts; attempt++) {
+      if (attempt > 1) await sleep(Math.min(1000, 100 * 2 ** (attempt - 2)) * (0.5 + Math.random()));
+      let res: S3Response;
+      try {
+        res = await this.once(signer, req, transportFailed);
+      } catch (err) {
+        if (err instanceof JobsError) throw err;
+        const te = err instanceof TransportError ? err : new TransportError((err as Error).message, undefined, true);
+        lastError = te.message;
+        if (!te.retryable) break;
+        transportFailed = true;
+        continue;
+      }
+      if (res.code === "RequestTimeTooSkewed" && !skewFixed) {
+        const server = Date.parse(String(res.headers.date ?? ""));
+        if (!Number.isNaN(server)) {
+          this.clockOffsetMs = server - Date.now();
+          skewFixed = true;
+          attempt--;
+          continue;
+        }
+      }
+      const retryable =
+        res.status >= 500 || res.status === 429 || res.code === "RequestTimeout" || res.code === "SlowDown" || res.code === "Throttling";
+      if (retryable && attempt < this.config.maxAttempts && res.status !== 501) {
+        lastError = `HTTP ${res.status}${res.code ? ` ${res.code}` : ""}${res.message ? `: ${res.message}` : ""}`;
+        continue;
+      }
+      this.mapFatal(res, req);
+      return res;
+    }
+    const tries = this.config.maxAttempts > 1 ? ` (after ${this.config.maxAttempts} attempts)` : "";
+    throw this.fail(`cannot reach the endpoint: ${lastError}${tries}`);
+  }
+
+  /** Throws for answers that mean "this store cannot be used as configured". */
+  private mapFatal(res: S3Response, req: S3Request): void {
+    const { status, code } = res;
+    const bucket = `"${this.config.bucket}"`;
+    const detail = res.message ? `: ${res.message}` : "";
+    if (code === "NoSuchBucket" || (status === 404 && req.key === undefined)) {
+      throw this.fail(`bucket ${bucket} does not exist`);
+    }
+    const region = String(res.headers["x-amz-bucket-region"] ?? "");
+    if (status === 301 || status === 307 || code === "PermanentRedirect" || code === "AuthorizationHeaderMalformed" || code === "IncorrectEndpoint") {
+      const hint = region ? `bucket ${bucket} is in region ${region}; set AWS_REGION=${region} (or the s3 option region)` : `wrong region or endpoint for bucket ${bucket}`;
+      throw this.fail(`${hint} (HTTP ${status}${code ? ` ${code}` : ""})`);
+    }
+    switch (code) {
+      case "InvalidAccessKeyId":
+        throw this.fail(`wrong credentials: the server does not know this access key id (InvalidAccessKeyId)`);
+      case "SignatureDoesNotMatch":
+        throw this.fail(`wrong credentials: the secret access key does not match (SignatureDoesNotMatch)`);
+      case "ExpiredToken":
+      case "TokenRefreshRequired":
+      case "InvalidToken":
+        throw this.fail(`the session credentials expired or are invalid (${code}); refresh them (aws sso login, new STS credentials)`);
+      case "RequestTimeTooSkewed":
+        throw this.fail(`this machine's clock is too far from the server's (RequestTimeTooSkewed)`);
+      case "AccessDenied":
+      case "AllAccessDisabled":
+        throw this.fail(
+          `access denied (${code}${detail}): the credentials need s3:GetObject, s3:PutObject, s3:DeleteObject and s3:ListBucket on ${this.config.url}`,
+        );
+      case "NotImplemented":
+        if (status === 501) return; // the store decides (conditional requests not supported)
+    }
+    if (status === 403) {
+      // HEAD answers carry no body: we cannot tell bad credentials from a missing permission.
+      throw this.fail(`access denied (HTTP 403${code ? ` ${code}` : ""}${detail}): wrong credentials or missing permission on bucket ${bucket}`);
+    }
+    if (status === 400 && code !== undefined && !["InvalidArgument", "NotImplemented"].includes(code)) {
+      throw this.fail(`the server refused the request (HTTP 400 ${code}${detail})`);
+    }
+    if (status >= 500 && status !== 501) {
+      throw this.fail(`server error HTTP ${status}${code ? ` ${code}` : ""}${detail} (after ${this.config.maxAttempts} attempts)`);
+    }
+  }
+
+  private async once(signer: Signer, req: S3Request, retriedAfterTransportError: boolean): Promise<S3Response> {
+    const c = this.config;
+    const t = this.target(req.key);
+    const query = req.query ?? {};
+    const host = t.port ? `${t.hostname}:${t.port}` : t.hostname;
+    const headers: Record<string, string> = { host, ...(req.headers ?? {}) };
+    if (req.body) headers["content-length"] = String(req.body.length);
+    const signed = await signer.sign(
+      {
+        method: req.method,
+        protocol: c.endpoint.protocol,
+        hostname: t.hostname,
+        port: t.port ? Number(t.port) : undefined,
+        path: t.path,
+        query,
+        headers,
+        body: req.body,
+      },
+      { signingDate: new Date(Date.now() + this.clockOffsetMs) },
+    );
+    const qs = Object.entries(query)
+      .map(([k, v]) => `${escapeUri(k)}=${escapeUri(v)}`)
+      .join("&");
+    const mod = c.endpoint.protocol === "https:" ? https : http;
+    return new Promise<S3Response>((resolve, reject) => {
+      let settled = false;
+      const done = (err: Error | undefined, res?: S3Response) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(connectTimer);
+        clearTimeout(totalTimer);
+        if (err) reject(err);
+        else resolve(res!);
+      };
+      const r = mod.request(
+        {
+          protocol: c.endpoint.protocol,
+          hostname: t.hostname,
+          port: t.port || undefined,
+          path: qs ? `${t.path}?${qs}` : t.path,
+          method: req.method,
+          headers: signed.headers,
+          agent: this.agent,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (d: Buffer) => chunks.push(d));
+          res.on("error", (e) => done(describeNetError(e as NodeJS.ErrnoException, c)));
+          res.on("end", () => {
+            const body = Buffer.concat(chunks);
+            const status = res.statusCode ?? 0;
+            const parsed = status >= 300 ? parseError(body.toString("utf8")) : {};
+            done(undefined, {
+              status,
+              headers: res.headers,
+              body,
+              code: parsed.code,
+              message: parsed.message,
+              retriedAfterTransportError,
+            });
+          });
+        },
+      );
+      const connectTimer = setTimeout(() => {
+        r.destroy(new TransportError(`no connection within ${c.connectTimeoutMs / 1000}s`, "ETIMEDOUT", true));
+      }, c.connectTimeoutMs);
+      const totalTimer = setTimeout(() => {
+        r.destroy(new TransportError(`no complete answer within ${c.requestTimeoutMs / 1000}s`, "ETIMEDOUT", true));
+      }, c.requestTimeoutMs);
+      r.on("socket", (s) => {
+        if (!s.connecting) clearTimeout(connectTimer);
+        else s.once("connect", () => clearTimeout(connectTimer));
+      });
+      r.on("error", (e) => done(e instanceof TransportError ? e : describeNetError(e as NodeJS.ErrnoException, c)));
+      r.end(req.body);
+    });
+  }
+}
