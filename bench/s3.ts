@@ -7,7 +7,7 @@
  *   store vs the same request on a filesystem store vs bare `node -e 0` (median of --runs,
  *   interleaved; also the children's CPU time, which other load disturbs less).
  *
- *   node scripts/build.mjs && node --import tsx bench/s3.ts [--records N] [--runs N] [--engine PATH]
+ *   node scripts/build.mjs && node --import tsx bench/s3.ts [--records N] [--runs N] [--engine PATH] [--cold-only]
  *
  * moto is a Python server: the save/list figures measure it as much as the store. Compare
  * runs of the same machine only; the cold-start ratios are the portable figures.
@@ -33,6 +33,7 @@ const RECORDS = Number(arg("--records", "1000"));
 const RUNS = Number(arg("--runs", "15"));
 const ENGINE = path.resolve(arg("--engine", path.join(REPO, "dist", "job_store_engine.cjs")));
 const CONCURRENCY = 16;
+const COLD_ONLY = process.argv.includes("--cold-only");
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -132,26 +133,7 @@ async function main(): Promise<void> {
     await moto.createBucket(bucket);
     const store = await openS3Store(`s3://${bucket}/bench`, { endpoint: moto.endpoint });
     await store.create(["warm", "up"], { warm: true }); // the conditional-write probe, once per process
-
-    console.log(`S3 store on moto_server ${moto.endpoint}, ${RECORDS} records, ${CONCURRENCY} at a time`);
-    const tCreate = await ms(() => mapLimit([...Array(RECORDS).keys()], CONCURRENCY, (i) => store.create(["raw", `doc-${i}`], { i, pad: "x".repeat(600) })));
-    console.log(`  store.create x${RECORDS}:        ${tCreate.toFixed(0)} ms (${(tCreate / RECORDS).toFixed(2)} ms/record)`);
-    const tSave = await ms(() => saveRecords(store, "bench", RECORDS));
-    console.log(`  Ledger save x${RECORDS}:         ${tSave.toFixed(0)} ms (${(tSave / RECORDS).toFixed(2)} ms/record; head + jid index)`);
-    const lists: number[] = [];
-    let listed = 0;
-    for (let i = 0; i < 5; i++) {
-      lists.push(
-        await ms(async () => {
-          listed = (await new Ledger(store).list({ namespace: "bench" })).records.length;
-        }),
-      );
-    }
-    if (listed !== RECORDS) throw new Error(`listed ${listed} records, expected ${RECORDS}`);
-    console.log(`  Ledger list of ${listed}:       ${median(lists).toFixed(0)} ms (median of 5: ListObjectsV2 pages + ${listed} GETs)`);
-    const rawLists: number[] = [];
-    for (let i = 0; i < 5; i++) rawLists.push(await ms(() => store.list(["raw"])));
-    console.log(`  store.list of ${RECORDS} docs:    ${median(rawLists).toFixed(0)} ms (median of 5)`);
+    if (!COLD_ONLY) await bulk(store, moto.endpoint);
 
     // Cold start: the same record on S3 and on the filesystem.
     await saveRecords(store, "cold", 1);
@@ -177,6 +159,28 @@ async function main(): Promise<void> {
     await moto.stop();
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+async function bulk(store: Store, endpoint: string): Promise<void> {
+  console.log(`S3 store on moto_server ${endpoint}, ${RECORDS} records, ${CONCURRENCY} at a time`);
+  const tCreate = await ms(() => mapLimit([...Array(RECORDS).keys()], CONCURRENCY, (i) => store.create(["raw", `doc-${i}`], { i, pad: "x".repeat(600) })));
+  console.log(`  store.create x${RECORDS}:        ${tCreate.toFixed(0)} ms (${(tCreate / RECORDS).toFixed(2)} ms/record)`);
+  const tSave = await ms(() => saveRecords(store, "bench", RECORDS));
+  console.log(`  Ledger save x${RECORDS}:         ${tSave.toFixed(0)} ms (${(tSave / RECORDS).toFixed(2)} ms/record; head + jid index)`);
+  const lists: number[] = [];
+  let listed = 0;
+  for (let i = 0; i < 5; i++) {
+    lists.push(
+      await ms(async () => {
+        listed = (await new Ledger(store).list({ namespace: "bench" })).records.length;
+      }),
+    );
+  }
+  if (listed !== RECORDS) throw new Error(`listed ${listed} records, expected ${RECORDS}`);
+  console.log(`  Ledger list of ${listed}:       ${median(lists).toFixed(0)} ms (median of 5: ListObjectsV2 pages + ${listed} GETs)`);
+  const rawLists: number[] = [];
+  for (let i = 0; i < 5; i++) rawLists.push(await ms(() => store.list(["raw"])));
+  console.log(`  store.list of ${RECORDS} docs:    ${median(rawLists).toFixed(0)} ms (median of 5)`);
 }
 
 main().catch((err) => {

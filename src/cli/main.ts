@@ -159,6 +159,10 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`ansible-jobs: error: needs Node.js >= 18, this is ${process.version}\n`);
     return EXIT.internal;
   }
+  // `ansible-jobs list | head`: a reader that goes away is not an error worth a stack trace.
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code !== "EPIPE") process.stderr.write(`ansible-jobs: error: cannot write the output: ${err.message}\n`);
+  });
   try {
     return await dispatch(argv);
   } catch (err) {

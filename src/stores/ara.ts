@@ -82,7 +82,14 @@ export function makeAraStore(url: string, opts: Record<string, unknown> = {}, en
   const context: AraContext = {};
   if (typeof opts.play_id === "string" && opts.play_id) context.play_id = opts.play_id;
   if (typeof opts.playbook === "string" && opts.playbook) context.playbook = opts.playbook;
-  return new AraStore({ client, ledger: p.ledger, context });
+  const store = new AraStore({ client, ledger: p.ledger, context });
+  if (/^(1|true|yes|on)$/i.test(env.ARA_API_INSECURE ?? "")) {
+    store.notices.push(
+      "ARA_API_INSECURE is not applied by the ansible-jobs Ara store: certificates are always checked. " +
+        "Trust a private CA with NODE_EXTRA_CA_CERTS=/path/to/ca.pem instead.",
+    );
+  }
+  return store;
 }
 
 /** Opens the store without touching the network: the first operation reaches the server. */

@@ -3,8 +3,9 @@ import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { EVIDENCE, type Filled, fillStore, launch, observe } from "./fixtures.js";
-import { ANSI, cli, cliOnTty, ensureBuilt, haveScript, tempDir } from "./helpers.js";
+import { spawn } from "node:child_process";
+import { EVIDENCE, type Filled, fillStore, launch, observe, openLedger } from "./fixtures.js";
+import { ANSI, CLI, cleanEnv, cli, cliOnTty, ensureBuilt, haveScript, tempDir } from "./helpers.js";
 
 let root: string;
 let f: Filled;
@@ -76,6 +77,34 @@ describe("colour", () => {
   test("NO_COLOR with an empty value does not disable colour", tty, async () => {
     const r = await cliOnTty(["list", "--store", f.dir], { env: { NO_COLOR: "" } });
     assert.match(r.stdout, ANSI);
+  });
+});
+
+describe("pipes", () => {
+  test("a reader that goes away early (| head) ends the CLI quietly", async () => {
+    const dir = path.join(root, "big");
+    const ledger = openLedger(dir);
+    for (let i = 0; i < 24; i++) {
+      const jid = `j${i}.1`;
+      await ledger.recordNew({ namespace: "default", host: "web1", name: `big-${i}` }, {}, {}, {
+        ansible_job_id: jid,
+        started: 1,
+        finished: 1,
+        rc: 0,
+        stdout: "x".repeat(8000),
+      });
+    }
+    // 24 records with 8 KB tails: more than a pipe holds, so the CLI is still writing.
+    const child = spawn(process.execPath, [CLI, "list", "--store", dir, "--json"], { env: cleanEnv(), stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (d: string) => {
+      stderr += d;
+    });
+    await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+    assert.equal(stderr, "");
+    assert.equal(code, 0);
   });
 });
 

@@ -54,6 +54,9 @@ export function networkReason(err: unknown, timeoutMs: number): string {
   if (c?.code === "ECONNREFUSED") return "connection refused (is the Ara server running?)";
   if (c?.code === "ENOTFOUND" || c?.code === "EAI_AGAIN") return `host not found (${c.code})`;
   if (c?.code === "ECONNRESET") return "connection reset by the server";
+  if (c?.code && /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO/.test(c.code)) {
+    return `TLS: ${c.message ?? c.code} (${c.code}); to trust a private CA, start with NODE_EXTRA_CA_CERTS=/path/to/ca.pem`;
+  }
   if (c?.code && c.message) return `${c.message}`;
   if (c?.message) return c.message;
   return e?.message ?? String(err);

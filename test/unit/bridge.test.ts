@@ -1,0 +1,56 @@
+/** The bundled engine as the action plugin runs it: JSON in, JSON out, errors as messages. */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
+import { describe, test } from "node:test";
+import { REPO, tempDir } from "../helpers/ansible.js";
+
+const ENGINE = path.join(REPO, "dist", "job_store_engine.cjs");
+const call = (input: string, env: Record<string, string> = {}) => {
+  const r = spawnSync(process.execPath, [ENGINE], { input, encoding: "utf8", env: { ...process.env, ...env } });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout);
+};
+const req = (args: Record<string, unknown>, hosts: Record<string, unknown> = { h1: {} }, context: Record<string, unknown> = {}) =>
+  JSON.stringify({ args, hosts, context });
+
+describe("job_store engine bundle", () => {
+  test("malformed requests and bad options fail with a message naming the problem, no stack trace", () => {
+    const notJson = call("{nope");
+    assert.equal(notJson.failed, true);
+    assert.match(notJson.msg, /the request is not JSON/);
+    assert.equal(notJson.exception, undefined);
+    assert.match(call(req({})).msg, /^op: is required$/);
+    assert.match(call(req({ op: "launch" })).msg, /op: "launch" is not one of: save, load, list, update, delete, prune/);
+    assert.match(call(req({ op: "load", name: "x", store: "ftp://h/x" })).msg, /unknown store URL scheme "ftp:\/\/"/);
+    assert.match(call(req({ op: "list", statuses: ["done"] })).msg, /statuses: \["done"\] is not one of/);
+  });
+
+  test("one host's bad input fails only that host", () => {
+    const store = path.join(tempDir("br"), "state");
+    const out = call(req({ op: "save", claim: true, store, name: "ok" }, { h1: {}, h2: { args: { name: "bad\u0001name" } }, h3: {} }));
+    assert.equal(out.failed, false);
+    assert.equal(out.hosts.h1.claimed, true);
+    assert.equal(out.hosts.h3.claimed, true);
+    assert.equal(out.hosts.h2.failed, true);
+    assert.match(out.hosts.h2.msg, /name: "bad\\u0001name" contains control characters/);
+    assert.match(out.msg, /job_store save failed for h2/);
+    assert.deepEqual(out.summary.length, 3);
+  });
+
+  test("the default store is <playbook_dir>/.ansible_async_state, ANSIBLE_JOBS_STORE overrides it, AWX gets a warning", () => {
+    const dir = tempDir("brd");
+    const out = call(req({ op: "save", claim: true, name: "d" }, { h1: {} }, { playbook_dir: dir, awx_job_id: 42 }), { ANSIBLE_JOBS_STORE: "" });
+    assert.equal(out.store, path.join(dir, ".ansible_async_state"));
+    assert.match(out.warnings[0], /lives inside this AWX\/AAP job and disappears with it.*s3:\/\/BUCKET\/PREFIX or ara\+https/);
+    const env = path.join(tempDir("bre"), "state");
+    assert.equal(call(req({ op: "load", name: "d" }, { h1: {} }, { playbook_dir: dir }), { ANSIBLE_JOBS_STORE: env }).store, env);
+  });
+
+  test("check mode claims nothing and reports what it would do", () => {
+    const store = path.join(tempDir("brc"), "state");
+    const out = call(req({ op: "save", claim: true, store, name: "c" }, { h1: {} }, { check_mode: true }));
+    assert.equal(out.hosts.h1.msg, 'would start job "c" on h1');
+    assert.equal(call(req({ op: "load", store, name: "c" })).hosts.h1.found, false);
+  });
+});

@@ -1,0 +1,98 @@
+/** Filesystem store specifics: confinement, modes, corrupt files, atomicity across processes. */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { describe, test } from "node:test";
+import { Ledger } from "../../src/engine/ledger.js";
+import { encodeSegment } from "../../src/stores/encode.js";
+import { FilesystemStore } from "../../src/stores/filesystem.js";
+import { TRICKY_NAMES } from "../conformance/suite.js";
+import { tempDir } from "../helpers/ansible.js";
+
+const run = promisify(execFile);
+
+function walk(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((d) => {
+    const p = path.join(dir, d.name);
+    return d.isDirectory() ? [p, ...walk(p)] : [p];
+  });
+}
+
+describe("filesystem store", () => {
+  test("segment encoding: one safe segment, case kept apart, long names hashed under 255 bytes", () => {
+    for (const n of TRICKY_NAMES) {
+      const e = encodeSegment(n);
+      assert.ok(!e.includes("/") && e !== "." && e !== ".." && !e.startsWith("."), `${n} -> ${e}`);
+      assert.ok(Buffer.byteLength(e) <= 200, `${n} is ${Buffer.byteLength(e)} bytes`);
+      assert.equal(e, e.toLowerCase().replace(/%[0-9a-f]{2}/g, (m) => m.toUpperCase()), "only escapes carry upper case");
+    }
+    assert.notEqual(encodeSegment("Web"), encodeSegment("web"));
+    assert.equal(new Set(TRICKY_NAMES.map(encodeSegment)).size, TRICKY_NAMES.length);
+  });
+
+  test("no name or host escapes the root; files are 0600 and directories 0700", async () => {
+    const root = path.join(tempDir("fsu"), "state");
+    const ledger = new Ledger(new FilesystemStore(root));
+    for (const n of TRICKY_NAMES) await ledger.claim({ namespace: "../ns", host: "../../etc", name: n }, {}, {}, 300);
+    const outside = readdirSync(path.dirname(root));
+    assert.deepEqual(outside, ["state"]);
+    for (const p of walk(root)) {
+      assert.ok(p.startsWith(`${root}/`));
+      const mode = statSync(p).mode & 0o777;
+      assert.equal(mode, statSync(p).isDirectory() ? 0o700 : 0o600, p);
+    }
+    const { records, errors } = await ledger.list({});
+    assert.equal(errors.length, 0);
+    assert.deepEqual(records.map((r) => r.name).sort(), [...TRICKY_NAMES].sort());
+  });
+
+  test("corrupt, truncated and foreign files are named and never hide the others", async () => {
+    const root = path.join(tempDir("fsc"), "state");
+    const ledger = new Ledger(new FilesystemStore(root));
+    await ledger.claim({ namespace: "default", host: "h1", name: "good" }, {}, {}, 300);
+    const dir = path.join(root, "heads", "default", "h1");
+    writeFileSync(path.join(dir, "truncated.json"), '{"schema": 1, "id": ');
+    writeFileSync(path.join(dir, "empty.json"), "");
+    writeFileSync(path.join(dir, "foreign.json"), '{"some": "other tool"}');
+    const { records, errors } = await ledger.list({});
+    assert.deepEqual(records.map((r) => r.name), ["good"]);
+    assert.equal(errors.length, 3);
+    assert.ok(errors.some((e) => e.includes(`${dir}/truncated.json: not valid JSON`)));
+    assert.ok(errors.some((e) => e.includes(`${dir}/empty.json: empty file`)));
+    assert.ok(errors.some((e) => e.includes(`${dir}/foreign.json: not a valid job record`)));
+    await assert.rejects(ledger.head({ namespace: "default", host: "h1", name: "foreign" }), /foreign\.json: not a valid job record/);
+  });
+
+  test("an unwritable store gives a clear error naming the path", async () => {
+    const root = path.join(tempDir("fsro"), "state");
+    mkdirSync(root, { mode: 0o500 });
+    const store = new FilesystemStore(path.join(root, "sub"));
+    if (process.getuid?.() === 0) {
+      // root ignores permissions; use a path under a regular file instead.
+      writeFileSync(path.join(root, "file"), "x");
+      const bad = new FilesystemStore(path.join(root, "file", "state"));
+      await assert.rejects(bad.create(["a"], {}), /filesystem store: cannot create directory .*file\/state.*/);
+    } else {
+      await assert.rejects(store.create(["a"], {}), /permission denied/);
+    }
+  });
+
+  test("compare-and-swap holds across processes: no lost update, every loser gets a conflict", async () => {
+    const root = path.join(tempDir("fscas"), "state");
+    const store = new FilesystemStore(root);
+    await store.create(["c", "counter"], { n: 0 });
+    const worker = path.join(import.meta.dirname, "..", "helpers", "cas-worker.ts");
+    const procs = 6;
+    const each = 15;
+    const outs = await Promise.all(
+      Array.from({ length: procs }, () => run(process.execPath, ["--import", "tsx", worker, root, "counter", String(each)])),
+    );
+    const final = JSON.parse(readFileSync(path.join(root, "c", "counter.json"), "utf8"));
+    assert.equal(final.n, procs * each, "every update landed");
+    const conflicts = outs.map((o) => JSON.parse(o.stdout).conflicts as number).reduce((a, b) => a + b, 0);
+    assert.ok(conflicts > 0, "concurrent writers did collide (and lost with a conflict, then retried)");
+    assert.deepEqual(readdirSync(path.join(root, "c")), ["counter.json"], "no temp or lock files left");
+  });
+});

@@ -1,0 +1,71 @@
+/** Option coercion the way AnsibleModule does it, and the job_store spec against its documentation. */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import * as path from "node:path";
+import { describe, test } from "node:test";
+import { JOB_STORE_SPEC } from "../../src/bridge/spec.js";
+import { coerce, parseDuration } from "../../src/engine/options.js";
+import { COLL } from "../helpers/ansible.js";
+
+const yaml = (file: string): unknown =>
+  JSON.parse(execFileSync("/usr/bin/python3", ["-c", "import json,sys,yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))", file], { encoding: "utf8" }));
+
+describe("coerce", () => {
+  const spec = {
+    n: { type: "int" as const, default: 5 },
+    b: { type: "bool" as const },
+    l: { type: "list" as const, elements: "str" as const },
+    s: { type: "str" as const, choices: ["a", "b"] },
+    r: { type: "str" as const, required: true },
+  };
+  test("strings become ints and bools, comma strings lists, numbers strings", () => {
+    assert.deepEqual(coerce(spec, { n: "3600", b: "yes", l: "x, y", s: "a", r: 7 }), { n: 3600, b: true, l: ["x", "y"], s: "a", r: "7" });
+    assert.deepEqual(coerce(spec, { b: "off", r: "x" }), { n: 5, b: false, l: null, s: null, r: "x" });
+    assert.deepEqual(coerce(spec, { b: 1, l: ["p", 2], r: "x" }).l, ["p", "2"]);
+  });
+  test("errors name the field", () => {
+    assert.throws(() => coerce(spec, {}), /^Error: r: is required$|r: is required/);
+    assert.throws(() => coerce(spec, { r: "x", n: "soon" }), /n: "soon" cannot be converted to an int/);
+    assert.throws(() => coerce(spec, { r: "x", n: 1.5 }), /n: 1.5 cannot be converted to an int/);
+    assert.throws(() => coerce(spec, { r: "x", b: "maybe" }), /b: "maybe" is not a valid boolean/);
+    assert.throws(() => coerce(spec, { r: "x", s: "c" }), /s: "c" is not one of: a, b/);
+    assert.throws(() => coerce(spec, { r: "x", bogus: 1 }), /bogus: unsupported parameter \(supported: b, l, n, r, s\)/);
+    assert.doesNotThrow(() => coerce(spec, { r: "x", _ansible_check_mode: true }));
+  });
+  test("durations", () => {
+    assert.equal(parseDuration("90", "d"), 90);
+    assert.equal(parseDuration("15m", "d"), 900);
+    assert.equal(parseDuration("7d", "d"), 604800);
+    assert.throws(() => parseDuration("soon", "older_than"), /older_than: "soon" is not a duration/);
+  });
+});
+
+describe("job_store documentation matches the engine's option spec", () => {
+  test("every option, type, default and choice list agrees with job_store.yml", () => {
+    const doc = yaml(path.join(COLL, "plugins", "modules", "job_store.yml")) as {
+      DOCUMENTATION: { options: Record<string, { type: string; default?: unknown; choices?: unknown[]; required?: boolean; elements?: string }> };
+    };
+    const opts = doc.DOCUMENTATION.options;
+    assert.deepEqual(Object.keys(opts).sort(), Object.keys(JOB_STORE_SPEC).sort());
+    for (const [name, s] of Object.entries(JOB_STORE_SPEC)) {
+      const d = opts[name]!;
+      assert.equal(d.type, s.type, `${name}: type`);
+      assert.deepEqual(d.default, s.default, `${name}: default`);
+      assert.deepEqual(d.choices, s.choices ? [...s.choices] : undefined, `${name}: choices`);
+      assert.equal(d.required ?? false, s.required ?? false, `${name}: required`);
+      assert.equal(d.elements, s.elements, `${name}: elements`);
+    }
+  });
+
+  test("each role's defaults hold exactly its optional argument_specs options", () => {
+    for (const role of ["long_running_task", "async_job_save", "async_job_load"]) {
+      const specs = yaml(path.join(COLL, "roles", role, "meta", "argument_specs.yml")) as {
+        argument_specs: { main: { options: Record<string, { required?: boolean; default?: unknown }> } };
+      };
+      const defaults = (yaml(path.join(COLL, "roles", role, "defaults", "main.yml")) ?? {}) as Record<string, unknown>;
+      const optional = Object.entries(specs.argument_specs.main.options).filter(([, o]) => !o.required);
+      assert.deepEqual(Object.keys(defaults).sort(), optional.map(([k]) => k).sort(), role);
+      for (const [k, o] of optional) assert.deepEqual(defaults[k], o.default, `${role}: ${k}`);
+    }
+  });
+});
