@@ -41,8 +41,8 @@ image: deps
 
 lint: deps build
 	npx tsc --noEmit
-	npx biome lint src test bench scripts/build.mjs
-	yamllint -s $(COLL) ansible_collection/long_running_flow.yml
+	npx biome lint --error-on-warnings src test bench scripts/build.mjs
+	yamllint -s ansible_collection test/integration
 	cd $(COLL) && ansible-lint --offline --profile production -q
 
 test: deps build image lint

@@ -7,7 +7,7 @@ import { JobsError, describe } from "../engine/errors.js";
 import { Ledger } from "../engine/ledger.js";
 import { coerce } from "../engine/options.js";
 import { openStore, resolveStoreUrl } from "../stores/open.js";
-import { type Context, type HostInput, type HostOutput, Operations, hostError, mapLimit } from "./ops.js";
+import { CONCURRENCY, type Context, type HostInput, type HostOutput, Operations, hostError, mapLimit } from "./ops.js";
 import { JOB_STORE_SPEC, type JobStoreArgs } from "./spec.js";
 
 export interface Request {
@@ -81,7 +81,7 @@ export async function handle(req: Request): Promise<Response> {
     const names = args.hosts ?? Object.keys(hostInputs);
     if (names.length === 0) throw new JobsError("invalid_argument", "hosts: no host to serve");
     const ledger = new Ledger(store);
-    const results = await mapLimit(names, 16, async (h) => {
+    const results = await mapLimit(names, CONCURRENCY, async (h) => {
       try {
         const input = hostInputs[h] ?? {};
         // Each host's own options (templated with its vars); store and op stay the call's.

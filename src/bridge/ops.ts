@@ -5,7 +5,7 @@
  */
 import type { AnyResult, Evidence } from "../engine/classify.js";
 import { JobsError, describe, invalid } from "../engine/errors.js";
-import { type Identity, Ledger, type Origin } from "../engine/ledger.js";
+import type { Identity, Ledger, Origin } from "../engine/ledger.js";
 import { parseDuration } from "../engine/options.js";
 import type { JobRecord } from "../engine/record.js";
 import { isTerminal } from "../engine/status.js";
@@ -40,7 +40,7 @@ export interface HostOutput {
   warnings?: string[];
 }
 
-const CONCURRENCY = 16;
+export const CONCURRENCY = 16;
 
 export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);

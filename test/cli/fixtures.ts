@@ -29,7 +29,8 @@ export function openLedger(dir: string): Ledger {
 export async function launch(ledger: Ledger, id: Identity, origin = ORIGIN, asyncTimeout = 3600): Promise<JobRecord> {
   const c = await ledger.claim(id, origin, { async_timeout: asyncTimeout }, STALE);
   if (!c.claimed) throw new Error(`fixture: could not claim ${id.name} on ${id.host}: ${c.reason}`);
-  const jid = `j${400000000 + ++jidSeq}.${1000 + jidSeq}`;
+  // Shaped like Ansible's: a random 12-digit number and the async wrapper's pid.
+  const jid = `${284019770000 + ++jidSeq * 1117}.${4100 + jidSeq * 7}`;
   const r = await ledger.recordLaunch(id, c.record.claim_token ?? undefined, {
     ansible_job_id: jid,
     results_file: `/root/.ansible_async/${jid}`,
@@ -123,8 +124,11 @@ export async function fillStore(dir: string, opts: { corrupt?: boolean } = {}): 
   return { dir, ledger, jobs, corrupt };
 }
 
-/** Moves a record's times back by `seconds`, through the store's compare-and-swap (for age filters). */
-export async function backdate(ledger: Ledger, id: Identity, seconds: number, attempt?: number): Promise<void> {
+/**
+ * Moves a record's times back by `seconds`, through the store's compare-and-swap (for age
+ * filters); `ranSeconds` moves started_at back further, so the attempt ran that long.
+ */
+export async function backdate(ledger: Ledger, id: Identity, seconds: number, attempt?: number, ranSeconds = 0): Promise<void> {
   const key = attempt === undefined ? keys.head(id) : keys.history(id, attempt);
   const e = await ledger.store.get(key);
   if (!e) throw new Error(`fixture: nothing at ${key.join("/")}`);
@@ -132,7 +136,7 @@ export async function backdate(ledger: Ledger, id: Identity, seconds: number, at
   const back = (iso: string | null) => (iso ? new Date(Date.parse(iso) - seconds * 1000).toISOString() : iso);
   const next: JobRecord = {
     ...r,
-    started_at: back(r.started_at)!,
+    started_at: new Date(Date.parse(r.started_at) - (seconds + ranSeconds) * 1000).toISOString(),
     updated_at: back(r.updated_at)!,
     finished_at: back(r.finished_at),
     checked_at: back(r.checked_at),

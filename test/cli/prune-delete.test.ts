@@ -153,7 +153,7 @@ describe("ansible-jobs delete", () => {
     const f = await store();
     const r = await cli(["delete", "build", "--host", "web1", "--yes", "--store", f.dir]);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /job "build" on web1 is running \(jid j[\d.]+\): deleting its record does not stop it and forgets its jid; cancel it first .* or use --force/);
+    assert.match(r.stderr, /job "build" on web1 is running \(jid [\d.]+\): deleting its record does not stop it and forgets its jid; cancel it first .* or use --force/);
     assert.equal((await cli(["show", "build", "--host", "web1", "--store", f.dir])).code, 0);
     const forced = await cli(["delete", "build", "--host", "web1", "--yes", "--force", "--store", f.dir]);
     assert.equal(forced.code, 0, forced.stderr);

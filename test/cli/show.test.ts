@@ -31,7 +31,7 @@ describe("ansible-jobs show", () => {
     assert.match(out, /^Job "build" on web2 {2}\(namespace default, attempt 1\)\n/);
     for (const re of [
       /\nJob\n {2}status +failed {2}\(terminal\)\n/,
-      /\n {2}last error +job "build" \(jid j\d+\.\d+\) on web2 failed: non-zero return code\n/,
+      /\n {2}last error +job "build" \(jid \d+\.\d+\) on web2 failed: non-zero return code\n/,
       new RegExp(`\\n {2}id +${rec.id}\\n`),
       new RegExp(`\\n {2}jid +${rec.jid!.replace(".", "\\.")}\\n`),
       new RegExp(`\\n {2}results file +/root/\\.ansible_async/${rec.jid!.replace(".", "\\.")}\\n`),
