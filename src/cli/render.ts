@@ -138,7 +138,7 @@ function section(title: string, fields: Field[], p: Painter, width: number): str
   const lines = [p.paint("bold", title)];
   for (const [k, v] of fields) {
     const [first, ...rest] = v.split("\n");
-    lines.push(`  ${k.padEnd(width)}  ${first}`);
+    lines.push(k === "" ? `  ${first}` : `  ${k.padEnd(width)}  ${first}`);
     for (const l of rest) lines.push(`  ${"".padEnd(width)}  ${l}`);
   }
   return lines.join("\n");
@@ -198,15 +198,17 @@ export function detail(r: JobRecord, p: Painter, now: number): string {
     ...(!r.finished_at && !terminal ? ([["running for", ranFor(r, now).replace(/\+$/, "")]] as Field[]) : []),
   ];
   const res = r.result;
-  const result: Field[] = res
-    ? [
-        ["rc", res.rc === undefined || res.rc === null ? "-" : String(res.rc)],
-        ["msg", t(res.msg)],
-        ["failed", res.failed === undefined ? "-" : res.failed ? "yes" : "no"],
-        ["changed", res.changed === undefined ? "-" : res.changed ? "yes" : "no"],
-        ...(res.truncated ? ([["truncated", "yes: only the tails of stdout/stderr are kept"]] as Field[]) : []),
-      ]
-    : [["", r.no_log ? "hidden (no_log)" : "none yet"]];
+  const result: Field[] = [];
+  if (res) {
+    if (res.rc !== undefined) result.push(["rc", res.rc === null ? "-" : String(res.rc)]);
+    if (res.msg !== undefined) result.push(["msg", t(res.msg)]);
+    if (res.failed !== undefined) result.push(["failed", res.failed ? "yes" : "no"]);
+    if (res.changed !== undefined) result.push(["changed", res.changed ? "yes" : "no"]);
+    if (res.truncated) result.push(["truncated", "yes: only the tails of stdout/stderr are kept"]);
+  }
+  if (result.length === 0) {
+    result.push(["", r.no_log ? "hidden (no_log)" : terminal ? "none recorded" : "none yet"]);
+  }
   const width = Math.max(...[...job, ...origin, ...times, ...result].map(([k]) => k.length));
   const head = `${p.paint("bold", `Job "${safeText(r.name)}"`)} on ${p.paint("bold", safeText(r.host))}  (namespace ${safeText(r.namespace)}, attempt ${r.attempt})`;
   const parts = [

@@ -1,0 +1,44 @@
+/** The collection as users install it: ansible-galaxy build, install into an empty path, run from there. */
+import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
+import * as path from "node:path";
+import { test } from "node:test";
+import { COLL, heads, playbook, run, tempDir } from "../helpers/ansible.js";
+
+test("the built tarball carries the engine bundle and works once installed", async () => {
+  const out = tempDir("pkg");
+  const build = await run("ansible-galaxy", ["collection", "build", COLL, "--output-path", out, "--force"]);
+  assert.equal(build.code, 0, build.out);
+  const tarball = readdirSync(out).find((f) => f.endsWith(".tar.gz"))!;
+  assert.match(tarball, /^rstyczynski-ansible-\d+\.\d+\.\d+\.tar\.gz$/);
+  const listing = (await run("tar", ["-tzf", path.join(out, tarball)])).stdout.split("\n");
+  for (const f of [
+    "engine/job_store_engine.cjs",
+    "plugins/action/job_store.py",
+    "plugins/modules/job_store.yml",
+    "plugins/modules/async_job_probe.py",
+    "roles/long_running_task/meta/argument_specs.yml",
+    "meta/runtime.yml",
+  ]) {
+    assert.ok(listing.includes(f), `${f} in the tarball`);
+  }
+  assert.ok(!listing.some((f) => f.includes(".ansible_async_state")), "no state in the tarball");
+
+  const installed = tempDir("pkg-install");
+  const inst = await run("ansible-galaxy", ["collection", "install", path.join(out, tarball), "-p", installed]);
+  assert.equal(inst.code, 0, inst.out);
+  const doc = await run("ansible-doc", ["rstyczynski.ansible.job_store"], { env: { ANSIBLE_COLLECTIONS_PATH: installed } });
+  assert.match(doc.stdout, new RegExp(`${installed}/ansible_collections/rstyczynski/ansible/plugins/modules/job_store.yml`));
+
+  const store = path.join(tempDir("pkg-store"), "state");
+  const pb = path.join(import.meta.dirname, "job_store", "save.yml");
+  const r = await playbook(pb, {
+    inventory: path.join(import.meta.dirname, "job_store", "inventory.ini"),
+    extraVars: { store },
+    args: ["--limit", "h01,h02"],
+    collectionsPath: installed,
+    cwd: tempDir("pkg-cwd"),
+  });
+  assert.equal(r.code, 0, r.out);
+  assert.deepEqual(heads(store).map((x) => x.host).sort(), ["h01", "h02"]);
+});
