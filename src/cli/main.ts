@@ -70,12 +70,12 @@ function unknownCommand(name: string): CliError {
 
 /** Usage text for a command (or the root): citty's, plus examples; plain unless colour is on. */
 export async function usage(name: string, cmd: AnyCommand, color: boolean): Promise<string> {
-  const generated = (await renderUsage(cmd, name === "" ? undefined : root))
+  const rendered = await renderUsage(cmd, name === "" ? undefined : root);
+  const generated = (color ? rendered : stripAnsi(rendered))
     .split("\n")
     .map((l) => l.trimEnd())
     .join("\n");
-  const text = `${generated.trimEnd()}\n\n${extraHelp(name)}\n`;
-  return color ? text : stripAnsi(text);
+  return `${generated.trimEnd()}\n\n${extraHelp(name)}\n`;
 }
 
 function colorFlag(tokens: readonly string[]): boolean | undefined {

@@ -13,11 +13,21 @@ export type ErrorCode =
   | "unsupported"
   | "internal";
 
+/**
+ * The S3 and Ara stores are compiled from their own embedded bundles (scripts/build.mjs), each
+ * with its own copy of this class; a global brand makes `instanceof` work across the copies.
+ */
+const BRAND = Symbol.for("rstyczynski.ansible/JobsError");
+
 export class JobsError extends Error {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  }
   readonly code: ErrorCode;
   readonly field: string | undefined;
   constructor(code: ErrorCode, message: string, opts: { field?: string; cause?: unknown } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    (this as unknown as Record<symbol, boolean>)[BRAND] = true;
     this.name = "JobsError";
     this.code = code;
     this.field = opts.field;

@@ -26,6 +26,20 @@ describe("job_store engine bundle", () => {
     assert.match(call(req({ op: "list", statuses: ["done"] })).msg, /statuses: \["done"\] is not one of/);
   });
 
+  test("errors from the embedded S3 and Ara store bundles stay user errors (no stack trace)", () => {
+    const port = 9; // discard port: nothing listens on loopback here
+    const ara = call(req({ op: "load", name: "x", store: `ara+http://127.0.0.1:${port}` }));
+    assert.match(ara.hosts.h1.msg, /^ara store ara\+http:\/\/127\.0\.0\.1:9: cannot reach/);
+    assert.equal(ara.exception, undefined);
+    const s3 = call(req({ op: "load", name: "x", store: "s3://bucket/p" }), {
+      AWS_ENDPOINT_URL: `http://127.0.0.1:${port}`,
+      AWS_ACCESS_KEY_ID: "test",
+      AWS_SECRET_ACCESS_KEY: "test",
+    });
+    assert.match(s3.hosts.h1.msg, /^s3 store s3:\/\/bucket\/p \(endpoint http:\/\/127\.0\.0\.1:9\): cannot reach the endpoint/);
+    assert.equal(s3.exception, undefined);
+  });
+
   test("one host's bad input fails only that host", () => {
     const store = path.join(tempDir("br"), "state");
     const out = call(req({ op: "save", claim: true, store, name: "ok" }, { h1: {}, h2: { args: { name: "bad\u0001name" } }, h3: {} }));

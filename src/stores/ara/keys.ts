@@ -77,6 +77,32 @@ export function keyHasPrefix(key: readonly string[], prefix: Key): boolean {
   return key.length > prefix.length && prefix.every((s, i) => key[i] === s);
 }
 
+/**
+ * A live version's type: "ansible-jobs:doc", plus for job records a summary that list() can
+ * filter on without fetching the value: ";status=running;updated_at=2026-01-01T00:00:00.000Z".
+ * Versions are immutable, so the summary always matches the value next to it.
+ */
+export function docType(value: unknown): string {
+  let t = TYPE_DOC;
+  if (typeof value === "object" && value !== null) {
+    const v = value as { status?: unknown; updated_at?: unknown };
+    if (typeof v.status === "string" && /^[a-z_]{1,32}$/.test(v.status)) t += `;status=${v.status}`;
+    if (typeof v.updated_at === "string" && /^[0-9TZ:.+-]{10,40}$/.test(v.updated_at)) t += `;updated_at=${v.updated_at}`;
+  }
+  return t;
+}
+
+export function parseDocType(type: string): { status?: string; updated_at?: string } {
+  const out: { status?: string; updated_at?: string } = {};
+  if (!type.startsWith(`${TYPE_DOC};`)) return out;
+  for (const part of type.slice(TYPE_DOC.length + 1).split(";")) {
+    const eq = part.indexOf("=");
+    const k = part.slice(0, eq);
+    if (k === "status" || k === "updated_at") out[k] = part.slice(eq + 1);
+  }
+  return out;
+}
+
 /** Hint type: "ansible-jobs:head:N:RECORD_ID:live|deleted". */
 export function hintType(n: number, id: number, live: boolean): string {
   return `${TYPE_HINT_PREFIX}:${n}:${id}:${live ? "live" : "deleted"}`;

@@ -28,13 +28,14 @@ import { type AraClient, type AraResponse, isTransient } from "./http.js";
 import {
   ENVELOPE_FORMAT,
   TYPE_DELETED,
-  TYPE_DOC,
   TYPE_LINK,
   boundedKey,
   decodeDocKey,
   docKeyOf,
+  docType,
   hintType,
   keyHasPrefix,
+  parseDocType,
   parseHintType,
   parseVersionKey,
   prefixMatch,
@@ -367,7 +368,7 @@ export class AraStore implements Store {
     const body = {
       playbook: book.id,
       key: araKey,
-      type: "deleted" in payload ? TYPE_DELETED : TYPE_DOC,
+      type: "deleted" in payload ? TYPE_DELETED : docType(payload.value),
       value: { ansible_jobs_store: ENVELOPE_FORMAT, key: [...key], n, nonce, ...payload },
     };
     let last = "";
@@ -668,8 +669,13 @@ export class AraStore implements Store {
       if (!cur || cur.n < p.n) latest.set(p.docKey, { n: p.n, row });
     }
     const todo: { docKey: string; n: number; row: Row; match: "yes" | "maybe" }[] = [];
+    const statuses = filter?.status?.length ? filter.status : undefined;
     for (const [docKey, { n, row }] of latest) {
       if (row.type === TYPE_DELETED) continue;
+      // Skip what the filter would reject anyway, from the summary in the type (no value fetch).
+      const sum = parseDocType(String(row.type));
+      if (statuses && sum.status !== undefined && !statuses.includes(sum.status)) continue;
+      if (filter?.updatedBefore && sum.updated_at !== undefined && !(Date.parse(sum.updated_at) < filter.updatedBefore.getTime())) continue;
       const match = prefixMatch(docKey, prefix);
       if (match !== "no") todo.push({ docKey, n, row, match });
     }

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { isCode } from "../../../src/engine/errors.js";
+import { newRecord } from "../../../src/engine/ledger.js";
 import { makeAraStore } from "../../../src/stores/ara.js";
 import { docKeyOf, versionKey } from "../../../src/stores/ara/keys.js";
 import { type AraServer, araApi, startAra } from "../../helpers/ara.js";
@@ -15,10 +16,12 @@ import { type AraServer, araApi, startAra } from "../../helpers/ara.js";
 type Fault = "dup-as-500" | "drop-answer" | "500-before-write";
 
 /** Forwards to Ara; the next POSTs to /records meet the queued faults. */
-function faultProxy(target: string): { server: Server; faults: Fault[]; seen: Fault[]; url: () => string } {
+function faultProxy(target: string): { server: Server; faults: Fault[]; seen: Fault[]; valueFetches: () => number; url: () => string } {
   const faults: Fault[] = [];
   const seen: Fault[] = [];
+  let valueFetches = 0;
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    if (req.method === "GET" && /^\/api\/v1\/records\/\d+$/.test(req.url ?? "")) valueFetches++;
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks);
@@ -49,7 +52,7 @@ function faultProxy(target: string): { server: Server; faults: Fault[]; seen: Fa
     res.writeHead(up.status, out);
     res.end(text);
   });
-  return { server, faults, seen, url: () => `ara+http://127.0.0.1:${(server.address() as { port: number }).port}` };
+  return { server, faults, seen, valueFetches: () => valueFetches, url: () => `ara+http://127.0.0.1:${(server.address() as { port: number }).port}` };
 }
 
 describe("ara store: versions, hints and recovery", () => {
@@ -134,6 +137,28 @@ describe("ara store: versions, hints and recovery", () => {
     assert.equal(acquired, 24);
     assert.equal(await stores[0]!.get(key), undefined);
     assert.equal((await stores[0]!.list(["locks"])).entries.length, 0);
+  });
+
+  test("list with a status or age filter fetches only the values that can match", async () => {
+    const store = makeAraStore(`${proxy.url()}?ledger=summary`, {}, {});
+    const old = "2020-01-01T00:00:00.000Z";
+    for (let i = 0; i < 10; i++) {
+      const rec = { ...newRecord({ namespace: "default", host: `h${i}`, name: "job" }, 1, {}), status: i < 3 ? "failed" : "running" };
+      if (i === 0 || i === 5) rec.updated_at = old;
+      await store.create(["heads", "default", `h${i}`, "job"], rec);
+    }
+    const fresh = makeAraStore(`${proxy.url()}?ledger=summary`, {}, {});
+    let before = proxy.valueFetches();
+    const failed = await fresh.list(["heads"], { status: ["failed"] });
+    assert.equal(failed.entries.length, 3);
+    assert.equal(proxy.valueFetches() - before, 3, "only the 3 failed records were fetched");
+    before = proxy.valueFetches();
+    const stale = await fresh.list(["heads"], { updatedBefore: new Date("2021-01-01T00:00:00Z") });
+    assert.deepEqual(stale.entries.map((e) => (e.value as { host: string }).host).sort(), ["h0", "h5"]);
+    assert.equal(proxy.valueFetches() - before, 2);
+    before = proxy.valueFetches();
+    assert.equal((await fresh.list(["heads"])).entries.length, 10);
+    assert.equal(proxy.valueFetches() - before, 10);
   });
 
   test("a duplicate answered as HTTP 500 (IntegrityError) is `exists` / `conflict`", async () => {

@@ -1,0 +1,16 @@
+/** make bench: every benchmark, printed with the command that produced it. Numbers vary: compare ratios. */
+import { benchColdStart, benchFilesystem, benchTask } from "./engine.js";
+import { benchRoles } from "./roles.js";
+
+const only = process.argv[2];
+const sections: [string, () => Promise<void>][] = [
+  ["engine", benchColdStart],
+  ["task", () => benchTask()],
+  ["fs", benchFilesystem],
+  ["roles", () => benchRoles()],
+];
+for (const [name, fn] of sections) {
+  if (only && only !== name) continue;
+  console.log(`\n## ${name}  (node --import tsx bench/main.ts ${name})`);
+  await fn();
+}
