@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import { isCode } from "../../engine/errors.js";
 import type { JobRecord } from "../../engine/record.js";
 import { type Status, STATUSES, isTerminal } from "../../engine/status.js";
 import {
@@ -94,8 +95,21 @@ export const watch = defineCommand({
     try {
       for (;;) {
         const now = Date.now();
-        if (s.missing) s.missing = isMissing(s.store);
-        last = await select(s, sel, now);
+        try {
+          if (s.missing) s.missing = isMissing(s.store);
+          last = await select(s, sel, now);
+        } catch (err) {
+          // Once watching, a store that stops answering (network, S3, Ara) is retried.
+          if (frame === 0 || !isCode(err, "store_unavailable")) throw err;
+          warn(`${err.message} (retrying every ${intervalSec}s)`);
+          if (stopped || (deadline !== undefined && Date.now() >= deadline)) {
+            timedOut = deadline !== undefined && !stopped;
+            break;
+          }
+          await sleeper.sleep(deadline === undefined ? intervalSec * 1000 : Math.min(intervalSec * 1000, deadline - Date.now()));
+          if (stopped) break;
+          continue;
+        }
         const { records, errors } = last;
         const active = records.filter((r) => !isTerminal(r.status)).length;
         const stamp = new Date(now).toISOString().replace(/\.\d+Z$/, "Z");

@@ -279,12 +279,20 @@ export class AraStore implements Store {
       return { lat: undefined };
     }
     const hint = hintRow ? parseHintType(hintRow.type) : undefined;
-    const base: Latest = hint && hint.n > 1 ? { n: hint.n, id: hint.id, live: hint.live } : { n: 1, id: first.id, live: first.type !== TYPE_DELETED };
-    // Second round trip: is there a newer version? (and, for get, the value meanwhile)
-    const [next, det] = await Promise.all([
+    const fromHint = hint !== undefined && hint.n > 1;
+    let base: Latest = fromHint ? { n: hint.n, id: hint.id, live: hint.live } : { n: 1, id: first.id, live: first.type !== TYPE_DELETED };
+    // Second round trip: is there a newer version? Meanwhile, for get, the value (which
+    // also proves the hinted version); otherwise the hinted version itself is checked.
+    const withValue = prefetch && base.live;
+    const [next, det, check] = await Promise.all([
       this.findRow(book, versionKey(docKey, base.n + 1)),
-      prefetch && base.live ? this.detail(book, base.id) : undefined,
+      withValue ? this.detail(book, base.id) : undefined,
+      fromHint && !withValue ? this.findRow(book, versionKey(docKey, base.n)) : undefined,
     ]);
+    if (fromHint && !withValue) {
+      if (!check) return this.resolveAndFetch(book, docKey, false, prefetch); // a hint ahead of the versions
+      base = { n: base.n, id: check.id, live: check.type !== TYPE_DELETED };
+    }
     if (!next) return { lat: this.remember(docKey, { ...base, hintId }), det };
     return { lat: this.remember(docKey, { ...(await this.gallop(book, docKey, base.n + 1, next)), hintId }) };
   }

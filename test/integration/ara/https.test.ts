@@ -70,6 +70,7 @@ describe("ara store over https", () => {
     delete env.NODE_EXTRA_CA_CERTS;
     const r = await worker(env);
     assert.equal(r.code, "store_unavailable", JSON.stringify(r));
+    console.log(`# ${r.message}`);
     assert.match(r.message!, /ara store ara\+https:\/\/127\.0\.0\.1:\d+\?ledger=tls: cannot reach .*TLS: .*self-signed.*NODE_EXTRA_CA_CERTS/);
   });
 });
