@@ -95,6 +95,17 @@ describe("ara store: versions, hints and recovery", () => {
     await store.update(key, { n: 7 }, cur.version);
     assert.deepEqual(await read(), { n: 7 });
     assert.match((await hintRow()).type, /^ansible-jobs:head:7:/);
+    // Write paths trust no hint either: "deleted" over a live document, or a version ahead.
+    const fresh = () => makeAraStore(`${ara.storeUrl}?ledger=hints`, {}, {});
+    const h7 = await hintRow();
+    for (const type of [h7.type.replace(/live$/, "deleted"), "ansible-jobs:head:99:1:live"]) {
+      assert.equal((await araApi(ara, "PATCH", `records/${h7.id}`, { type })).status, 200);
+      await assert.rejects(fresh().create(key, { n: "again" }), (err) => isCode(err, "exists"), `create under hint ${type}`);
+    }
+    await fresh().delete(key);
+    assert.equal(await read(), undefined);
+    await fresh().create(key, { n: "reborn" });
+    assert.deepEqual(await read(), { n: "reborn" });
   });
 
   test("modified is Ara's `updated` and now() is the server's clock", async () => {
