@@ -81,8 +81,9 @@ export async function benchFilesystem(): Promise<void> {
   const list10 = await timeList(ledger, 3);
   console.log(`  list 10k records        ${fmt(list10)}`);
   // 100k: copy the 10k tree nine more times under other namespaces' hosts (same files a save writes).
+  const hostDirs = readdirSync(path.join(root, "heads", "default"));
   for (let k = 1; k < 10; k++) {
-    for (const h of readdirSync(path.join(root, "heads", "default"))) {
+    for (const h of hostDirs) {
       cpSync(path.join(root, "heads", "default", h), path.join(root, "heads", "default", `${h}-copy${k}`), { recursive: true });
     }
   }

@@ -3,13 +3,19 @@
  * rebuilt once when any source is newer than it; concurrent test files wait on a lock.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
-export const CLI = path.join(REPO, "dist", "ansible-jobs.cjs");
+const BUILT = path.join(REPO, "dist", "ansible-jobs.cjs");
+/**
+ * The CLI the tests run: a private copy of the built dist/ansible-jobs.cjs (set by
+ * ensureBuilt), so another process rebuilding dist/ meanwhile cannot hand a test a
+ * half-written file.
+ */
+export let CLI = BUILT;
 const LOCK = path.join(REPO, ".cache", "cli-build.lock");
 
 function newest(p: string): number {
@@ -22,7 +28,7 @@ function newest(p: string): number {
 
 function builtIsFresh(): boolean {
   try {
-    const built = statSync(CLI).mtimeMs;
+    const built = statSync(BUILT).mtimeMs;
     const sources = Math.max(newest(path.join(REPO, "src")), newest(path.join(REPO, "scripts", "build.mjs")), newest(path.join(REPO, "package.json")));
     return built >= sources;
   } catch {
@@ -30,8 +36,24 @@ function builtIsFresh(): boolean {
   }
 }
 
-/** Builds dist/ansible-jobs.cjs with `node scripts/build.mjs` unless it is up to date. */
+/** Builds dist/ansible-jobs.cjs with `node scripts/build.mjs` unless it is up to date, then copies it. */
 export async function ensureBuilt(): Promise<void> {
+  await build();
+  for (let i = 0; ; i++) {
+    const dir = mkdtempSync(path.join(tmpdir(), "ajcli-bin-"));
+    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+    const copy = path.join(dir, "ansible-jobs.cjs");
+    copyFileSync(BUILT, copy);
+    if (spawnSync(process.execPath, ["--check", copy]).status === 0) {
+      CLI = copy;
+      return;
+    }
+    if (i >= 20) throw new Error(`${BUILT} does not parse (node --check)`);
+    await new Promise((r) => setTimeout(r, 250)); // being rewritten right now: try again
+  }
+}
+
+async function build(): Promise<void> {
   mkdirSync(path.dirname(LOCK), { recursive: true });
   const deadline = Date.now() + 120_000;
   for (;;) {
@@ -135,7 +157,7 @@ export class Running {
     });
   }
   /** Resolves when stdout matches `re` (checked every 20 ms), or rejects after `ms`. */
-  async waitFor(re: RegExp, ms = 10_000): Promise<void> {
+  async waitFor(re: RegExp, ms = 20_000): Promise<void> {
     const deadline = Date.now() + ms;
     while (!re.test(this.stdout)) {
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${re} in:\n${this.stdout}\n--- stderr:\n${this.stderr}`);

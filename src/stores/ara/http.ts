@@ -54,6 +54,7 @@ export function networkReason(err: unknown, timeoutMs: number): string {
   if (c?.code === "ECONNREFUSED") return "connection refused (is the Ara server running?)";
   if (c?.code === "ENOTFOUND" || c?.code === "EAI_AGAIN") return `host not found (${c.code})`;
   if (c?.code === "ECONNRESET") return "connection reset by the server";
+  if (/bad port/i.test(c?.message ?? e?.message ?? "")) return "Node's fetch refuses this port as unsafe (bad port); serve Ara on another port";
   if (c?.code && /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO/.test(c.code)) {
     return `TLS: ${c.message ?? c.code} (${c.code}); to trust a private CA, start with NODE_EXTRA_CA_CERTS=/path/to/ca.pem`;
   }
