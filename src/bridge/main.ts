@@ -62,7 +62,8 @@ export async function handle(req: Request): Promise<Response> {
         "set ANSIBLE_JOBS_STORE (or the store option) to a shared store: s3://BUCKET/PREFIX or ara+https://ARA_SERVER",
     );
   }
-  const store = await openStore(url);
+  // The Ara store links each record to the play that started or resumed it.
+  const store = await openStore(url, { ara: { play_id: ctx.play_id ?? null, playbook: ctx.playbook ?? null } });
   try {
     const ops = new Operations(new Ledger(store), args, ctx);
     if (args.op === "list" || args.op === "prune") {
@@ -108,6 +109,7 @@ export async function handle(req: Request): Promise<Response> {
     };
   } finally {
     await store.close?.();
+    for (const n of store.notices ?? []) warnings.push(n);
   }
 }
 

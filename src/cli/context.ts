@@ -123,6 +123,7 @@ export function isMissing(store: Store): boolean {
 
 export async function close(s: OpenedStore): Promise<void> {
   await s.store.close?.();
+  for (const n of s.store.notices ?? []) process.stderr.write(`ansible-jobs: warning: ${n}\n`);
 }
 
 /** "failed,lost", "active", "terminal" -> statuses; a usage error names a bad value. */

@@ -62,11 +62,15 @@ export interface Store {
   /** The store's idea of "now" (file mtime, HTTP Date): never compare two controllers' clocks. */
   now(): Promise<Date>;
   close?(): Promise<void>;
+  /** Things the user should hear about (a recreated Ara ledger...), shown as warnings. */
+  readonly notices?: readonly string[];
 }
 
 /** Shared filter logic so every store filters identically. */
 export function matchesFilter(value: unknown, f: RecordFilter | undefined): boolean {
   if (!f) return true;
+  // Something that is not a job record passes, so that validation reports it instead of hiding it.
+  if (!value || typeof value !== "object" || typeof (value as { namespace?: unknown }).namespace !== "string") return true;
   const r = value as Partial<JobRecord>;
   if (f.namespace !== undefined && r.namespace !== f.namespace) return false;
   if (f.host !== undefined && r.host !== f.host) return false;
