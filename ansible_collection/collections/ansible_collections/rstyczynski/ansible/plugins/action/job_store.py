@@ -16,6 +16,11 @@ import os
 import shutil
 import subprocess
 
+try:
+    from collections.abc import Mapping
+except ImportError:  # Python 2 controllers are not supported by ansible-core 2.14 anyway
+    from collections import Mapping
+
 from ansible import context
 from ansible.parsing.mod_args import ModuleArgsParser
 from ansible.parsing.ajson import AnsibleJSONEncoder
@@ -27,6 +32,64 @@ ENGINE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.ab
 NODE_HELP = ("Install Node.js 18 or later on the controller (Debian/Ubuntu: apt-get install nodejs; "
              "AWX/AAP execution environment: add 'RUN dnf install -y nodejs' to additional_build_steps) "
              "or point ansible_node_interpreter at a node binary.")
+
+
+_MISSING = object()
+# Play-level magic variables: the same for every host of the play.
+_PLAY_LEVEL = frozenset(('omit', 'playbook_dir', 'groups', 'ansible_play_hosts', 'ansible_play_hosts_all',
+                         'ansible_play_batch', 'play_hosts', 'ansible_play_name', 'ansible_version',
+                         'ansible_check_mode', 'ansible_run_tags', 'ansible_skip_tags', 'role_path',
+                         'ansible_role_names', 'ansible_play_role_names', 'ansible_dependent_role_names'))
+
+
+class _HostView(Mapping):
+    """This task's vars as another served host sees them, looked up lazily.
+
+    A key whose value here comes from this host's own host-level vars (inventory, facts,
+    registered results) takes the other host's value; keys from play, role or task scope
+    (role params, defaults, extra vars) stay shared. Registered results come straight from the
+    variable manager's cache; the other host's full vars are computed only when needed.
+    """
+
+    def __init__(self, task_vars, own, host):
+        self._tv, self._own, self._host = task_vars, own, host
+        self._vm = task_vars['hostvars']._variable_manager
+        self._full = None
+
+    def _other(self):
+        if self._full is None:
+            self._full = self._tv['hostvars'].raw_get(self._host)
+        return self._full
+
+    def _shared(self, key):
+        if key in _PLAY_LEVEL or key in self._vm.extra_vars:
+            return True
+        return key in self._tv and not (key in self._own and self._tv[key] == self._own[key])
+
+    def __getitem__(self, key):
+        if key == 'inventory_hostname':
+            return self._host
+        if key == 'inventory_hostname_short':
+            return self._host.split('.')[0]
+        if self._shared(key):
+            return self._tv[key]
+        registered = self._vm._nonpersistent_fact_cache.get(self._host, {})
+        if key in registered:
+            return registered[key]
+        return self._other()[key]
+
+    def __contains__(self, key):
+        try:
+            self[key]
+        except KeyError:
+            return False
+        return True
+
+    def __iter__(self):
+        return iter(set(self._tv) | set(self._other()))
+
+    def __len__(self):
+        return len(set(self._tv) | set(self._other()))
 
 
 class ActionModule(ActionBase):
@@ -53,23 +116,6 @@ class ActionModule(ActionBase):
         except Exception:  # pylint: disable=broad-except
             return None
 
-    def _vars_of(self, host, task_vars, own):
-        """task_vars as seen by another host: host-level vars (inventory, facts, registered) are that host's.
-
-        A key whose value here comes from this host's own host-level vars is replaced by the other
-        host's value; keys from higher-precedence sources (role params, task vars) stay shared.
-        """
-        other = task_vars['hostvars'].raw_get(host)
-        merged = dict(task_vars)
-        missing = object()
-        for key, value in own.items():
-            if key not in other and merged.get(key, missing) == value:
-                del merged[key]
-        for key, value in other.items():
-            if key not in task_vars or task_vars[key] == own.get(key, missing):
-                merged[key] = value
-        return merged
-
     def _request(self, task_vars):
         args = dict(self._task.args)
         me = task_vars.get('inventory_hostname')
@@ -81,7 +127,7 @@ class ActionModule(ActionBase):
             if host == me or raw is None:
                 host_args, host_vars = args, task_vars
             else:
-                host_vars = self._vars_of(host, task_vars, own)
+                host_vars = _HostView(task_vars, own, host)
                 templar = self._templar.copy_with_new_env(available_variables=host_vars)
                 omit = task_vars.get('omit')
                 host_args = dict((k, v) for k, v in templar.template(raw).items() if v != omit)
