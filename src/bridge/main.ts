@@ -91,7 +91,7 @@ export async function handle(req: Request): Promise<Response> {
           : ops;
         return [h, await hostOps.forHost(h, input)] as const;
       } catch (err) {
-        if (err instanceof JobsError && err.isUserError) return [h, hostError(err)] as const;
+        if (err instanceof JobsError && err.isUserError) return [h, hostError(err, hostInputs[h])] as const;
         throw err;
       }
     });

@@ -260,6 +260,19 @@ export class Operations {
   }
 }
 
-export function hostError(err: unknown): HostOutput {
-  return { changed: false, failed: true, msg: describe(err), job: null, status: null };
+/**
+ * A host's error. When the host's input carries a launched job (a registered async result),
+ * its jid and job file are named: a store failure never loses a launched job silently.
+ */
+export function hostError(err: unknown, input: HostInput = {}): HostOutput {
+  let msg = describe(err);
+  const launched = input.result as AnyResult | undefined;
+  if (launched && typeof launched === "object" && typeof launched.ansible_job_id === "string") {
+    msg +=
+      `. The job WAS launched and keeps running: jid ${launched.ansible_job_id}` +
+      (typeof launched.results_file === "string" ? `, job file ${launched.results_file}` : "") +
+      ". Save it again once the store answers (async_job_save, or job_store op=save with this result); " +
+      "a later long_running_task start or check also finds it by its claim token";
+  }
+  return { changed: false, failed: true, msg, job: null, status: null };
 }

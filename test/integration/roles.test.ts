@@ -3,6 +3,7 @@
  * timeout, crash variants, argument validation, check mode, and save/load around other modules.
  */
 import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { heads, playbook, storeFiles, tempDir } from "../helpers/ansible.js";
@@ -119,6 +120,37 @@ describe("long_running_task, async_job_save and async_job_load on podman hosts",
     assert.equal(rec("orphan", h)!.status, "lost");
     // The other host was never touched.
     assert.equal(rec("killed", "lrt-roles-2")?.status, "running");
+  });
+
+  test("a store that fails right after the launch loses nothing: the jid is reported and the job is adopted later", async () => {
+    const h = "lrt-roles-1";
+    const head = path.join(store, "heads", "default", h, "survivor.json");
+    const run = lrt({ long_running_task_name: "survivor", long_running_task_command: "sleep 67", target: h });
+    // Break the store between the claim and the record of the launch.
+    let original = "";
+    for (let i = 0; i < 400 && !original; i++) {
+      try {
+        const text = readFileSync(head, "utf8");
+        if (text.includes('"starting"')) original = text;
+      } catch {
+        // not claimed yet
+      }
+      if (!original) await sleep(20);
+    }
+    assert.ok(original, "saw the claim");
+    writeFileSync(head, "{ broken");
+    const r = await run;
+    assert.equal(r.code, 2, r.out);
+    assert.match(r.out, /not valid JSON.*The job WAS launched and keeps running: jid j\d+\.\d+, job file \/root\/\.ansible_async\/j\d+\.\d+/);
+    const jid = /keeps running: jid (j\d+\.\d+)/.exec(r.out)![1];
+    assert.equal(await countProcs(h, "sleep 67"), 1);
+    // The store answers again; a check finds the job by its claim token.
+    writeFileSync(head, original);
+    const check = await lrt({ long_running_task_name: "survivor", long_running_task_mode: "check", target: h });
+    assert.equal(check.code, 0, check.out);
+    assert.equal(rec("survivor", h)?.status, "running");
+    assert.equal(rec("survivor", h)?.jid, jid);
+    assert.equal(await countProcs(h, "sleep 67"), 1, "and nothing was launched twice");
   });
 
   test("a job that finishes while it is checked is never called lost", async () => {
