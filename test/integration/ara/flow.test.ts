@@ -1,0 +1,83 @@
+/**
+ * long_running_flow.yml scenarios 2 and 3 on the Ara store (a real Ara server on loopback),
+ * and an Ara server that goes down while a job runs: clear errors, nothing lost.
+ */
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { Ledger } from "../../../src/engine/ledger.js";
+import type { JobRecord } from "../../../src/engine/record.js";
+import { openStore } from "../../../src/stores/open.js";
+import { REPO, playbook, tempDir } from "../../helpers/ansible.js";
+import { type AraServer, startAra } from "../../helpers/ara.js";
+import { type Hosts, countProcs, podmanHosts } from "../../helpers/hosts.js";
+
+const FLOW = path.join(REPO, "ansible_collection", "long_running_flow.yml");
+const LRT = path.join(REPO, "test", "integration", "roles", "lrt.yml");
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("the flow on the Ara store", () => {
+  let ara: AraServer;
+  let hosts: Hosts;
+  const records = async (name: string): Promise<JobRecord[]> => {
+    const store = await openStore(ara.storeUrl);
+    try {
+      return (await new Ledger(store).list({ name })).records.sort((a, b) => a.host.localeCompare(b.host));
+    } finally {
+      await store.close?.();
+    }
+  };
+
+  before(async () => {
+    ara = await startAra();
+    hosts = await podmanHosts("lrt-ara", 2);
+  });
+  after(async () => {
+    await hosts?.down();
+    await ara?.stop();
+  });
+
+  test("scenario 2 launches, scenario 3 resumes from another directory", async () => {
+    const start = await playbook(FLOW, {
+      inventory: hosts.inventory,
+      extraVars: { flow_store: ara.storeUrl, flow_job_seconds: 20 },
+      args: ["--tags", "start"],
+      cwd: tempDir("ara-a"),
+    });
+    const launchedAt = Date.now();
+    assert.equal(start.code, 0, start.out);
+    const launched = await records("flow-job");
+    assert.deepEqual(launched.map((r) => r.status), ["running", "running"]);
+    const resume = (expect: string) =>
+      playbook(FLOW, { inventory: hosts.inventory, extraVars: { flow_store: ara.storeUrl, flow_expect: expect }, args: ["--tags", "resume"], cwd: tempDir("ara-b") });
+    assert.equal((await resume("running")).code, 0);
+    await sleep(Math.max(0, launchedAt + 21_000 - Date.now()));
+    const done = await resume("succeeded");
+    assert.equal(done.code, 0, done.out);
+    const finished = await records("flow-job");
+    assert.deepEqual(finished.map((r) => r.status), ["succeeded", "succeeded"]);
+    assert.deepEqual(finished.map((r) => r.jid), launched.map((r) => r.jid));
+  });
+
+  test("the server down gives a clear error and loses no launched job", async () => {
+    const vars = { long_running_task_store: ara.storeUrl, long_running_task_name: "ara-down", long_running_task_command: "sleep 70" };
+    assert.equal((await playbook(LRT, { inventory: hosts.inventory, extraVars: vars })).code, 0);
+    const before = await records("ara-down");
+    await ara.stop({ keepData: true });
+    const down = await playbook(LRT, { inventory: hosts.inventory, extraVars: { ...vars, long_running_task_mode: "check" } });
+    assert.equal(down.code, 2);
+    assert.match(down.out, new RegExp(`ara store ara\\+http://127\\.0\\.0\\.1:${ara.port}: cannot reach`));
+    assert.doesNotMatch(down.out, /Traceback|\.cjs:\d+/);
+    const startDown = await playbook(LRT, { inventory: hosts.inventory, extraVars: { ...vars, long_running_task_name: "never" } });
+    assert.equal(startDown.code, 2);
+    for (const h of hosts.names) {
+      assert.equal(await countProcs(h, "sleep 70"), 1, `the job on ${h} still runs, and nothing new was launched`);
+    }
+    await ara.restart();
+    const back = await playbook(LRT, { inventory: hosts.inventory, extraVars: { ...vars, long_running_task_mode: "check" } });
+    assert.equal(back.code, 0, back.out);
+    const after = await records("ara-down");
+    assert.deepEqual(after.map((r) => r.status), ["running", "running"]);
+    assert.deepEqual(after.map((r) => r.jid), before.map((r) => r.jid));
+  });
+});
