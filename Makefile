@@ -44,7 +44,7 @@ image: deps
 lint: deps build
 	npx tsc --noEmit
 	npx biome lint --error-on-warnings src test bench scripts/build.mjs
-	yamllint -s ansible_collection test/integration
+	yamllint -s ansible_collection test
 	cd $(COLL) && ansible-lint --offline --profile production -q
 
 test: deps build image lint
