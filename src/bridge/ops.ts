@@ -12,6 +12,8 @@ import { isTerminal } from "../engine/status.js";
 import type { RecordFilter } from "../stores/types.js";
 import type { JobStoreArgs } from "./spec.js";
 
+export { mapLimit } from "../engine/limit.js";
+
 export interface Context extends Origin {
   /** Playbook paths from the command line; the one in playbook_dir becomes `playbook`. */
   playbooks?: string[];
@@ -41,19 +43,6 @@ export interface HostOutput {
 }
 
 export const CONCURRENCY = 16;
-
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
 
 function out(job: JobRecord | null, changed: boolean, extra: Partial<HostOutput> = {}): HostOutput {
   return { changed, job, status: job?.status ?? null, ...extra };

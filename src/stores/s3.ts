@@ -26,6 +26,7 @@ import { parseListPage } from "./s3/xml.js";
 import { decodeSegment, encodeKey } from "./encode.js";
 import type { Capabilities, Entry, Key, ListResult, RecordFilter, Store } from "./types.js";
 import { matchesFilter } from "./types.js";
+import { mapLimit } from "../engine/limit.js";
 
 const LIST_CONCURRENCY = 16;
 /** Retries of a 409 ConditionalRequestConflict before giving up with "conflict". */
@@ -47,19 +48,6 @@ export interface ConditionalSupport {
 const probes = new Map<string, Promise<ConditionalSupport>>();
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
 
 function header(res: S3Response, name: string): string | undefined {
   const v = res.headers[name];

@@ -20,6 +20,7 @@
  * documents under the prefix. now() is the HTTP Date header; `modified` is Ara's `updated`.
  */
 import { randomBytes } from "node:crypto";
+import { mapLimit } from "../../engine/limit.js";
 import { JobsError, isCode } from "../../engine/errors.js";
 import type { Capabilities, Entry, Key, ListResult, RecordFilter, Store } from "../types.js";
 import { matchesFilter } from "../types.js";
@@ -107,19 +108,6 @@ function formatVersion(book: number, n: number): string {
 function parseVersion(v: string): { book: number; n: number } | undefined {
   const m = /^ara:([1-9][0-9]*):([1-9][0-9]*)$/.exec(v);
   return m ? { book: Number(m[1]), n: Number(m[2]) } : undefined;
-}
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 export class AraStore implements Store {
