@@ -16,6 +16,8 @@ const common = {
   format: "cjs",
   minify: true,
   legalComments: "none",
+  // ES module builds of the AWS SDK packages tree-shake better (about 80 KiB less).
+  mainFields: ["module", "main"],
   logLevel: "warning",
 };
 

@@ -63,7 +63,11 @@ export async function handle(req: Request): Promise<Response> {
     );
   }
   // The Ara store links each record to the play that started or resumed it.
-  const store = await openStore(url, { ara: { play_id: ctx.play_id ?? null, playbook: ctx.playbook ?? null } });
+  const extra = args.store_options ?? {};
+  const store = await openStore(url, {
+    s3: extra,
+    ara: { ...extra, play_id: ctx.play_id ?? null, playbook: ctx.playbook ?? null },
+  });
   try {
     const ops = new Operations(new Ledger(store), args, ctx);
     if (args.op === "list" || args.op === "prune") {

@@ -11,6 +11,7 @@ export type Op = (typeof OPS)[number];
 export const JOB_STORE_SPEC: Spec = {
   op: { type: "str", required: true, choices: OPS },
   store: { type: "str" },
+  store_options: { type: "dict" },
   namespace: { type: "str", default: "default" },
   name: { type: "str" },
   job_id: { type: "str" },
@@ -38,6 +39,7 @@ export const JOB_STORE_SPEC: Spec = {
 export interface JobStoreArgs {
   op: Op;
   store: string | null;
+  store_options: Record<string, unknown> | null;
   namespace: string;
   name: string | null;
   job_id: string | null;

@@ -67,6 +67,10 @@ export class S3Store implements Store {
   readonly config: S3Config;
   /** Messages for the user (e.g. unsafe writes); also printed once on stderr. */
   readonly warnings: string[] = [];
+  /** The Store interface's name for warnings (unsafe writes...), shown by the bridge and the CLI. */
+  get notices(): readonly string[] {
+    return this.warnings;
+  }
   private readonly client: S3Client;
   private readonly caps: Capabilities = { atomicCreate: true, compareAndSwap: true, clock: true };
   private support: ConditionalSupport | undefined;
@@ -372,6 +376,15 @@ export class S3Store implements Store {
       support.atomicCreate = second.status === 412;
       const stale = await put('{"probe":3}\n', { "if-match": '"00000000000000000000000000000000"' });
       support.compareAndSwap = stale.status === 412;
+      if (support.compareAndSwap) {
+        // If-Match on a missing object must not create it (some MinIO releases did: minio#21526).
+        const absentKey = probeKey.replace(/\.json$/, "-absent.json");
+        const absent = await this.put(absentKey, Buffer.from('{"probe":4}\n'), { "if-match": '"00000000000000000000000000000000"' });
+        if (absent.status === 200 || absent.status === 201) {
+          support.compareAndSwap = false;
+          await this.client.send({ method: "DELETE", key: absentKey }).catch(() => undefined);
+        }
+      }
       const del = await this.client.send({ method: "DELETE", key: probeKey, headers: { "if-match": '"00000000000000000000000000000000"' } });
       support.conditionalDelete = del.status === 412;
     }

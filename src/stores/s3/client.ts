@@ -1,8 +1,8 @@
 /**
- * A small S3 client: SigV4 signing (@smithy/signature-v4, the AWS SDK's own signer), the
- * standard AWS credential chain (@aws-sdk/credential-provider-node: env, shared config and
- * credentials files, AWS_PROFILE, SSO, web identity, process, ECS and EC2 metadata), and
- * node:http(s) with bounded timeouts and retries.
+ * A small S3 client: SigV4 signing (sigv4.ts), the standard AWS credential chain
+ * (@aws-sdk/credential-provider-node: env, shared config and credentials files, AWS_PROFILE,
+ * SSO, web identity, process, ECS and EC2 metadata), and node:http(s) with bounded timeouts
+ * and retries.
  *
  * Every failure that is not an answer the store interprets (404 NoSuchKey, 412, 409) becomes
  * JobsError("store_unavailable") with a message naming the store, the endpoint and the cause:
@@ -10,11 +10,10 @@
  *
  * Everything heavy is imported on first use, so opening the store costs nothing.
  */
-import { createHash, createHmac, type Hash, type Hmac } from "node:crypto";
-import * as http from "node:http";
-import * as https from "node:https";
+import type * as http from "node:http";
 import { JobsError } from "../../engine/errors.js";
 import { endpointLabel, type S3Config } from "./config.js";
+import { type Credentials, escapeUri, signRequest } from "./sigv4.js";
 import { parseError } from "./xml.js";
 
 export interface S3Request {
@@ -35,41 +34,6 @@ export interface S3Response {
   message: string | undefined;
   /** An earlier attempt failed in transit: a write may have landed before this answer. */
   retriedAfterTransportError: boolean;
-}
-
-type SourceData = string | ArrayBuffer | ArrayBufferView;
-
-function toBuffer(d: SourceData): Buffer {
-  if (typeof d === "string") return Buffer.from(d, "utf8");
-  if (ArrayBuffer.isView(d)) return Buffer.from(d.buffer, d.byteOffset, d.byteLength);
-  return Buffer.from(d);
-}
-
-/** The signer's SHA-256 / HMAC-SHA-256, on node:crypto. */
-class Sha256 {
-  private readonly secret: Buffer | undefined;
-  private h: Hash | Hmac;
-  constructor(secret?: SourceData) {
-    this.secret = secret === undefined ? undefined : toBuffer(secret);
-    this.h = this.fresh();
-  }
-  private fresh(): Hash | Hmac {
-    return this.secret ? createHmac("sha256", this.secret) : createHash("sha256");
-  }
-  update(data: SourceData): void {
-    this.h.update(toBuffer(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.h.digest());
-  }
-  reset(): void {
-    this.h = this.fresh();
-  }
-}
-
-/** RFC 3986 escaping, as SigV4 wants it. */
-export function escapeUri(s: string): string {
-  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 class TransportError extends Error {
@@ -108,23 +72,37 @@ function describeNetError(err: NodeJS.ErrnoException, c: S3Config): TransportErr
   }
 }
 
-type Signer = { sign(req: unknown, opts?: { signingDate?: Date }): Promise<{ headers: Record<string, string> }> };
-type CredentialProvider = () => Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken?: string }>;
+type CredentialProvider = () => Promise<Credentials>;
+
+/**
+ * The chain's first source, read directly: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
+ * (/ AWS_SESSION_TOKEN), used by the chain only when no profile is chosen. Reading them here
+ * spares loading the SDK (tens of ms per engine start) in the common CI/AWX case.
+ */
+function envCredentials(profile: string | undefined): Credentials | undefined {
+  const e = process.env;
+  if (profile || e.AWS_PROFILE || !e.AWS_ACCESS_KEY_ID || !e.AWS_SECRET_ACCESS_KEY) return undefined;
+  const expiry = e.AWS_CREDENTIAL_EXPIRATION ? Date.parse(e.AWS_CREDENTIAL_EXPIRATION) : Number.NaN;
+  if (!Number.isNaN(expiry) && expiry <= Date.now()) return undefined; // let the chain say why
+  // AWS_SECURITY_TOKEN: boto's older name for the session token, still set by some tools.
+  const sessionToken = e.AWS_SESSION_TOKEN || e.AWS_SECURITY_TOKEN || undefined;
+  return { accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY, sessionToken };
+}
 
 export class S3Client {
   readonly config: S3Config;
   /** "s3 store s3://b/p (endpoint http://...)": the start of every error message. */
   readonly label: string;
-  private readonly agent: http.Agent;
-  private signer: Promise<Signer> | undefined;
+  /** node:http or node:https (TLS is loaded only for https endpoints) and a keep-alive agent. */
+  private transport: Promise<{ request: typeof http.request; agent: http.Agent }> | undefined;
+  private agent: http.Agent | undefined;
+  private chain: CredentialProvider | undefined;
   /** Server clock minus ours, learnt from RequestTimeTooSkewed answers. */
   private clockOffsetMs = 0;
 
   constructor(config: S3Config) {
     this.config = config;
     this.label = `s3 store ${config.url} (endpoint ${endpointLabel(config)})`;
-    const secure = config.endpoint.protocol === "https:";
-    this.agent = secure ? new https.Agent({ keepAlive: true, maxSockets: 32 }) : new http.Agent({ keepAlive: true, maxSockets: 32 });
   }
 
   fail(cause: string, err?: unknown): JobsError {
@@ -132,41 +110,41 @@ export class S3Client {
   }
 
   close(): void {
-    this.agent.destroy();
+    this.agent?.destroy();
   }
 
-  private getSigner(): Promise<Signer> {
-    this.signer ??= (async () => {
-      // The SDK warns on stderr about future Node versions; that is noise inside Ansible.
-      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-      const [{ SignatureV4 }, { defaultProvider }] = await Promise.all([
-        import("@smithy/signature-v4"),
-        import("@aws-sdk/credential-provider-node"),
-      ]);
-      const chain = defaultProvider(this.config.profile ? { profile: this.config.profile } : {}) as CredentialProvider;
-      const credentials: CredentialProvider = async () => {
-        try {
-          return await chain();
-        } catch (err) {
-          const why = (err as Error)?.message?.split("\n")[0] ?? String(err);
-          throw this.fail(
-            `no usable AWS credentials (${why}); set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or another source of the standard AWS credential chain`,
-          );
-        }
-      };
-      return new SignatureV4({
-        credentials,
-        region: this.config.region,
-        service: "s3",
-        sha256: Sha256,
-        uriEscapePath: false,
-        applyChecksum: true,
-      }) as unknown as Signer;
+  private getTransport(): Promise<{ request: typeof http.request; agent: http.Agent }> {
+    this.transport ??= (async () => {
+      const mod = this.config.endpoint.protocol === "https:" ? await import("node:https") : await import("node:http");
+      this.agent = new mod.Agent({ keepAlive: true, maxSockets: 32 });
+      return { request: mod.request as typeof http.request, agent: this.agent };
     })();
-    this.signer.catch(() => {
-      this.signer = undefined;
-    });
-    return this.signer;
+    return this.transport;
+  }
+
+  /** Credentials for the next request: the environment, else the full standard chain (loaded on first use). */
+  private async credentials(): Promise<Credentials> {
+    const fromEnv = envCredentials(this.config.profile);
+    if (fromEnv) return fromEnv;
+    if (!this.chain) {
+      let defaultProvider: typeof import("@aws-sdk/credential-provider-node").defaultProvider;
+      try {
+        // The SDK warns on stderr about future Node versions; that is noise inside Ansible.
+        process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+        ({ defaultProvider } = await import("@aws-sdk/credential-provider-node"));
+      } catch (err) {
+        throw this.fail(`cannot load the AWS credential chain: ${(err as Error).message}`, err);
+      }
+      this.chain = defaultProvider(this.config.profile ? { profile: this.config.profile } : {}) as CredentialProvider;
+    }
+    try {
+      return await this.chain();
+    } catch (err) {
+      const why = (err as Error)?.message?.split("\n")[0] ?? String(err);
+      throw this.fail(
+        `no usable AWS credentials (${why}); set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or another source of the standard AWS credential chain`,
+      );
+    }
   }
 
   /** Host, path (URL-encoded) and query for a request, path style or virtual-hosted. */
@@ -183,10 +161,6 @@ export class S3Client {
 
   /** Sends one request with retries on network errors, 5xx and throttling; maps fatal answers. */
   async send(req: S3Request): Promise<S3Response> {
-    const signer = await this.getSigner().catch((err) => {
-      if (err instanceof JobsError) throw err;
-      throw this.fail(`cannot load the S3 client: ${(err as Error).message}`, err);
-    });
     let transportFailed = false;
     let skewFixed = false;
     let lastError = "";
@@ -194,7 +168,7 @@ export class S3Client {
       if (attempt > 1) await sleep(Math.min(1000, 100 * 2 ** (attempt - 2)) * (0.5 + Math.random()));
       let res: S3Response;
       try {
-        res = await this.once(signer, req, transportFailed);
+        res = await this.once(await this.credentials(), req, transportFailed);
       } catch (err) {
         if (err instanceof JobsError) throw err;
         const te = err instanceof TransportError ? err : new TransportError((err as Error).message, undefined, true);
@@ -269,30 +243,27 @@ export class S3Client {
     }
   }
 
-  private async once(signer: Signer, req: S3Request, retriedAfterTransportError: boolean): Promise<S3Response> {
+  private async once(credentials: Credentials, req: S3Request, retriedAfterTransportError: boolean): Promise<S3Response> {
     const c = this.config;
     const t = this.target(req.key);
     const query = req.query ?? {};
     const host = t.port ? `${t.hostname}:${t.port}` : t.hostname;
     const headers: Record<string, string> = { host, ...(req.headers ?? {}) };
     if (req.body) headers["content-length"] = String(req.body.length);
-    const signed = await signer.sign(
-      {
-        method: req.method,
-        protocol: c.endpoint.protocol,
-        hostname: t.hostname,
-        port: t.port ? Number(t.port) : undefined,
-        path: t.path,
-        query,
-        headers,
-        body: req.body,
-      },
-      { signingDate: new Date(Date.now() + this.clockOffsetMs) },
-    );
+    const signedHeaders = signRequest({
+      method: req.method,
+      path: t.path,
+      query,
+      headers,
+      body: req.body,
+      region: c.region,
+      date: new Date(Date.now() + this.clockOffsetMs),
+      credentials,
+    });
     const qs = Object.entries(query)
       .map(([k, v]) => `${escapeUri(k)}=${escapeUri(v)}`)
       .join("&");
-    const mod = c.endpoint.protocol === "https:" ? https : http;
+    const { request, agent } = await this.getTransport();
     return new Promise<S3Response>((resolve, reject) => {
       let settled = false;
       const done = (err: Error | undefined, res?: S3Response) => {
@@ -303,15 +274,15 @@ export class S3Client {
         if (err) reject(err);
         else resolve(res!);
       };
-      const r = mod.request(
+      const r = request(
         {
           protocol: c.endpoint.protocol,
           hostname: t.hostname,
           port: t.port || undefined,
           path: qs ? `${t.path}?${qs}` : t.path,
           method: req.method,
-          headers: signed.headers,
-          agent: this.agent,
+          headers: signedHeaders,
+          agent,
         },
         (res) => {
           const chunks: Buffer[] = [];
