@@ -2,7 +2,7 @@
  * The job record: one JSON document per attempt, validated on every read and write.
  * The JSON Schema is exported (`ansible-jobs schema`) so scripts can check CLI output.
  */
-import { type Static, Type as T } from "@sinclair/typebox";
+import { FormatRegistry, type Static, Type as T } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { JobsError } from "./errors.js";
 import { STATUSES } from "./status.js";
@@ -79,7 +79,6 @@ export type JobResult = Static<typeof JobResult>;
 export type Incarnation = Static<typeof Incarnation>;
 
 // TypeBox checks `format` only for registered formats; date-time is the one we use.
-import { FormatRegistry } from "@sinclair/typebox";
 const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 if (!FormatRegistry.Has("date-time")) FormatRegistry.Set("date-time", (v) => ISO_RE.test(v));
 

@@ -109,28 +109,7 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS
 
 /** Runs `node dist/ansible-jobs.cjs ARGS` to completion (stdin closed unless `input`). */
 export function cli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: opts.cwd ?? REPO,
-      env: cleanEnv(opts.env),
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 30_000);
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-    child.stdin.end(opts.input ?? "");
-  });
+  return runChild(process.execPath, [CLI, ...args], cleanEnv(opts.env), opts);
 }
 
 /** A running CLI process, for watch: its output so far and a way to wait for text. */
@@ -190,12 +169,13 @@ export function haveScript(): boolean {
 /** Runs the CLI on a pseudo-terminal through script(1): output as a terminal shows it. */
 export function cliOnTty(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   const quoted = [process.execPath, CLI, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+  return runChild("script", ["-qec", `stty cols 200 rows 50 2>/dev/null; ${quoted}`, "/dev/null"], cleanEnv({ TERM: "xterm-256color", ...opts.env }), opts);
+}
+
+/** Runs a child to completion, collecting its output (stdin closed unless `input`). */
+function runChild(cmd: string, args: string[], env: NodeJS.ProcessEnv, opts: CliOptions): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn("script", ["-qec", `stty cols 200 rows 50 2>/dev/null; ${quoted}`, "/dev/null"], {
-      cwd: opts.cwd ?? REPO,
-      env: cleanEnv({ TERM: "xterm-256color", ...opts.env }),
-      stdio: ["pipe", "pipe", "pipe"],
-    });
+    const child = spawn(cmd, args, { cwd: opts.cwd ?? REPO, env, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => {

@@ -3,6 +3,9 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { Ledger } from "../../src/engine/ledger.js";
+import type { JobRecord } from "../../src/engine/record.js";
+import { openStore } from "../../src/stores/open.js";
 
 export const REPO = path.resolve(import.meta.dirname, "..", "..");
 export const COLLECTIONS = path.join(REPO, "ansible_collection", "collections");
@@ -91,4 +94,14 @@ export function storeFiles(root: string): Map<string, unknown> {
 
 export function heads(root: string): Record<string, unknown>[] {
   return [...storeFiles(root).entries()].filter(([k]) => k.startsWith("heads/")).map(([, v]) => v as Record<string, unknown>);
+}
+
+/** Current job records with this name in any store (by URL), sorted by host. */
+export async function recordsIn(url: string, name: string): Promise<JobRecord[]> {
+  const store = await openStore(url);
+  try {
+    return (await new Ledger(store).list({ name })).records.sort((a, b) => a.host.localeCompare(b.host));
+  } finally {
+    await store.close?.();
+  }
 }

@@ -8,10 +8,10 @@
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
+import { freePort } from "./net.js";
 
 const run = promisify(execFile);
 
@@ -61,18 +61,7 @@ function araEnv(baseDir: string, extra: Record<string, string> = {}): NodeJS.Pro
   return env;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 let template: Promise<string> | undefined;
 

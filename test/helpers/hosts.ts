@@ -1,7 +1,7 @@
 /** Podman managed hosts for tests, through scripts/hosts.sh (created and removed by each suite). */
-import { createServer } from "node:net";
 import * as path from "node:path";
 import { REPO, run, tempDir } from "./ansible.js";
+import { freePort } from "./net.js";
 
 const HOSTS_SH = path.join(REPO, "scripts", "hosts.sh");
 
@@ -32,16 +32,6 @@ export async function podmanHosts(prefix: string, n: number): Promise<Hosts> {
   };
 }
 
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 /** One SSH-connected host: sshd on a 127.0.0.1 port in a --network host container, group "ssh_targets". */
 export async function sshHost(name: string): Promise<Hosts & { port: number }> {

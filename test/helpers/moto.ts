@@ -9,8 +9,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import * as http from "node:http";
-import * as net from "node:net";
 import * as path from "node:path";
+import { freePort } from "./net.js";
 
 export const MOTO_FALLBACK = "/root/.pyenv/versions/3.11.7/bin/moto_server";
 
@@ -31,16 +31,7 @@ export function findMoto(): string {
   );
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export interface RawAnswer {
   status: number;

@@ -5,10 +5,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { Ledger } from "../../../src/engine/ledger.js";
-import type { JobRecord } from "../../../src/engine/record.js";
-import { openStore } from "../../../src/stores/open.js";
-import { REPO, playbook, tempDir } from "../../helpers/ansible.js";
+import { REPO, playbook, recordsIn, tempDir } from "../../helpers/ansible.js";
 import { type AraServer, startAra } from "../../helpers/ara.js";
 import { type Hosts, countProcs, podmanHosts } from "../../helpers/hosts.js";
 
@@ -19,14 +16,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe("the flow on the Ara store", () => {
   let ara: AraServer;
   let hosts: Hosts;
-  const records = async (name: string): Promise<JobRecord[]> => {
-    const store = await openStore(ara.storeUrl);
-    try {
-      return (await new Ledger(store).list({ name })).records.sort((a, b) => a.host.localeCompare(b.host));
-    } finally {
-      await store.close?.();
-    }
-  };
+  const records = (name: string) => recordsIn(ara.storeUrl, name);
 
   before(async () => {
     ara = await startAra();

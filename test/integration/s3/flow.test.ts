@@ -6,10 +6,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { Ledger } from "../../../src/engine/ledger.js";
-import type { JobRecord } from "../../../src/engine/record.js";
-import { openStore } from "../../../src/stores/open.js";
-import { REPO, playbook, tempDir } from "../../helpers/ansible.js";
+import { REPO, playbook, recordsIn, tempDir } from "../../helpers/ansible.js";
 import { type Hosts, countProcs, podmanHosts } from "../../helpers/hosts.js";
 import { type Moto, startMoto, useTestAwsEnv } from "../../helpers/moto.js";
 
@@ -21,14 +18,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe("the flow on the S3 store (moto_server)", () => {
   let moto: Moto;
   let hosts: Hosts;
-  const records = async (name: string): Promise<JobRecord[]> => {
-    const store = await openStore(STORE);
-    try {
-      return (await new Ledger(store).list({ name })).records.sort((a, b) => a.host.localeCompare(b.host));
-    } finally {
-      await store.close?.();
-    }
-  };
+  const records = (name: string) => recordsIn(STORE, name);
 
   before(async () => {
     useTestAwsEnv();
