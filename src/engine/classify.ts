@@ -129,6 +129,19 @@ export interface ObserveOptions {
   staleClaim?: boolean;
 }
 
+/**
+ * Whether probe evidence is about the record as it stands now. Evidence gathered by claim
+ * token alone (no jid yet) while another controller was launching says nothing about the jid
+ * that controller has recorded since; evidence about another jid says nothing about this one.
+ */
+export function aboutThisAttempt(rec: JobRecord, ev: Evidence): boolean {
+  if (ev.state === undefined) return true;
+  const evJid = typeof ev.jid === "string" && ev.jid !== "" ? ev.jid : null;
+  if (evJid !== null) return rec.jid ? evJid === rec.jid : ev.adopted_jid === evJid;
+  const tokenOnly = ev.jid === null && !ev.results_file;
+  return !(tokenOnly && rec.jid);
+}
+
 export function classifyProbe(rec: JobRecord, ev: Evidence, now: string, opts: ObserveOptions = {}): Patch | undefined {
   if (truthy(ev.skipped)) return undefined;
   if (isTerminal(rec.status)) {
@@ -146,6 +159,7 @@ export function classifyProbe(rec: JobRecord, ev: Evidence, now: string, opts: O
   if (truthy(ev.failed) && ev.state === undefined) {
     return { checked_at: now, last_error: `${ident(rec)}: probe failed: ${text(ev.msg)}`.slice(0, LIMITS.error) };
   }
+  if (!aboutThisAttempt(rec, ev)) return undefined;
   const patch: Patch = { checked_at: now };
   if (typeof ev.adopted_jid === "string" && ev.adopted_jid && !rec.jid) {
     patch.jid = ev.adopted_jid;

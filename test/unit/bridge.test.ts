@@ -61,6 +61,25 @@ describe("job_store engine bundle", () => {
     assert.equal(call(req({ op: "load", name: "d" }, { h1: {} }, { playbook_dir: dir }), { ANSIBLE_JOBS_STORE: env }).store, env);
   });
 
+  test("a claim that lost the race is not taken over by evidence older than the winner's launch", () => {
+    // Controller B probed A's claim by its token before A launched (nothing found), then A
+    // recorded its launch, then B came back with that evidence to claim again.
+    const store = path.join(tempDir("brr"), "state");
+    const a = call(req({ op: "save", claim: true, store, name: "race" }));
+    assert.equal(a.hosts.h1.claimed, true);
+    const b = call(req({ op: "save", claim: true, store, name: "race" }));
+    assert.equal(b.hosts.h1.claimed, false);
+    const launch = { ansible_job_id: "j42.7", started: 1, finished: 0, results_file: "/root/.ansible_async/j42.7" };
+    assert.equal(call(req({ op: "update", store, name: "race" }, { h1: { result: launch } })).hosts.h1.job.status, "running");
+    const early = { state: "gone", jid: null, results_file: null, job_file: { exists: false } };
+    const again = call(req({ op: "save", claim: true, store, name: "race", stale_after: 0 }, { h1: { probe: early } }));
+    assert.equal(again.hosts.h1.claimed, false, JSON.stringify(again));
+    assert.match(again.hosts.h1.msg, /job "race" on h1 is already running \(attempt 1, jid j42\.7\)/);
+    const head = call(req({ op: "load", store, name: "race" })).hosts.h1.job;
+    assert.equal(head.status, "running");
+    assert.equal(head.attempt, 1);
+  });
+
   test("check mode claims nothing and reports what it would do", () => {
     const store = path.join(tempDir("brc"), "state");
     const out = call(req({ op: "save", claim: true, store, name: "c" }, { h1: {} }, { check_mode: true }));

@@ -142,6 +142,17 @@ describe("classification", () => {
     assert.equal(adopted.status, "running");
   });
 
+  test("probe evidence about another state of the job changes nothing", () => {
+    // A token-only probe that ran before another controller recorded its launch.
+    const early = { state: "gone" as const, jid: null, results_file: null, job_file: { exists: false } };
+    assert.equal(classifyProbe(base({ status: "running" }), early, NOW, { staleClaim: true }), undefined);
+    assert.equal(classifyProbe(base({ status: "starting", jid: null }), early, NOW, { staleClaim: true })?.status, "lost");
+    // Evidence about another jid, or a jid it did not adopt, says nothing about this one.
+    assert.equal(classifyProbe(base(), { state: "gone", jid: "j999.1", job_file: { exists: true } }, NOW), undefined);
+    assert.equal(classifyProbe(base({ status: "starting", jid: null }), { state: "gone", jid: "j999.1" }, NOW, { staleClaim: true }), undefined);
+    assert.equal(classifyProbe(base(), { state: "gone", jid: "j123.45", job_file: { exists: true } }, NOW)?.status, "lost");
+  });
+
   test("probe on a terminal record: only cleanup is recorded", () => {
     const done = base({ status: "succeeded" });
     assert.equal(classifyProbe(done, { state: "gone" }, NOW), undefined);
