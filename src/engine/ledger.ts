@@ -283,6 +283,7 @@ export class Ledger {
 
   recordLaunch(id: Identity, claimToken: string | undefined, launch: AnyResult) {
     return this.mutate(id, undefined, (rec) => {
+      if (launch.skipped) return undefined;
       if (claimToken && rec.claim_token !== claimToken) {
         throw new JobsError("conflict", `job "${rec.name}" on ${rec.host}: the claim was taken over by another controller`);
       }

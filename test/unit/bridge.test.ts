@@ -80,6 +80,23 @@ describe("job_store engine bundle", () => {
     assert.equal(head.attempt, 1);
   });
 
+  test("a launch is recorded only on the attempt whose claim token it carries", () => {
+    const store = path.join(tempDir("brt"), "state");
+    const claim = call(req({ op: "save", claim: true, store, name: "tok" })).hosts.h1.job;
+    assert.match(String(claim.claim_token), /^[0-9a-f-]{16,}$/);
+    const launch = { ansible_job_id: "j43.1", started: 1, finished: 0 };
+    const stale = call(req({ op: "update", store, name: "tok", claim_token: "someone-else" }, { h1: { result: launch } }));
+    assert.equal(stale.hosts.h1.failed, true);
+    assert.match(stale.hosts.h1.msg, /job "tok" on h1: the claim was taken over by another controller/);
+    assert.equal(call(req({ op: "load", store, name: "tok" })).hosts.h1.job.status, "starting");
+    // A host whose launch was skipped (it did not hold the claim) is left as it is.
+    const skipped = call(req({ op: "update", store, name: "tok", claim_token: "someone-else" }, { h1: { result: { skipped: true } } }));
+    assert.equal(skipped.hosts.h1.failed, undefined, JSON.stringify(skipped));
+    const ok = call(req({ op: "update", store, name: "tok", claim_token: claim.claim_token }, { h1: { result: launch } }));
+    assert.equal(ok.hosts.h1.job.status, "running");
+    assert.equal(ok.hosts.h1.job.jid, "j43.1");
+  });
+
   test("check mode claims nothing and reports what it would do", () => {
     const store = path.join(tempDir("brc"), "state");
     const out = call(req({ op: "save", claim: true, store, name: "c" }, { h1: {} }, { check_mode: true }));
