@@ -1,22 +1,20 @@
 /** --help for every command, version and schema, and how errors look: one line, the right exit code, no stack. */
 import assert from "node:assert/strict";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import * as path from "node:path";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import { JobRecord } from "../../src/engine/record.js";
 import { STATUSES } from "../../src/engine/status.js";
 import { fillStore } from "./fixtures.js";
-import { ANSI, REPO, cli, ensureBuilt, tempDir } from "./helpers.js";
+import { ANSI, REPO, cli, useScratch } from "./helpers.js";
 
-let root: string;
+const root = useScratch();
 let store: string;
 let closedPort: number;
 
 before(async () => {
-  await ensureBuilt();
-  root = tempDir();
-  store = path.join(root, "store");
+  store = root.path("store");
   await fillStore(store, { corrupt: false });
   // A port nobody listens on: connections are refused at once.
   closedPort = await new Promise<number>((resolve) => {
@@ -26,7 +24,6 @@ before(async () => {
     });
   });
 });
-after(() => rmSync(root, { recursive: true, force: true }));
 
 /** A user error: exactly one line on stderr, prefixed, and no stack trace. */
 function oneLineError(stderr: string, re: RegExp): void {
@@ -157,7 +154,7 @@ describe("errors", () => {
   });
 
   test("store errors exit 4 with one line: a file instead of a directory, unreachable S3, unreachable Ara", async () => {
-    const file = path.join(root, "a-file");
+    const file = root.path("a-file");
     writeFileSync(file, "x");
     const f = await cli(["list", "--store", file]);
     assert.equal(f.code, 4);

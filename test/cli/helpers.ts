@@ -6,6 +6,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -148,6 +149,19 @@ export class Running {
 
 export function tempDir(prefix = "ajcli-"): string {
   return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+/**
+ * The calling test file's scratch directory, made now and removed after the file's tests; the
+ * CLI is built before them. `path(...)` names a place inside it, `fresh()` a new one. (The
+ * directory is made here, not in a hook: node 20 ran a later top-level hook before this one.)
+ */
+export function useScratch(): { path: (...parts: string[]) => string; fresh: () => string } {
+  const dir = tempDir();
+  let seq = 0;
+  before(ensureBuilt);
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  return { path: (...parts) => path.join(dir, ...parts), fresh: () => path.join(dir, `s${seq++}`) };
 }
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for ANSI escapes is the point

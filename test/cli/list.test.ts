@@ -1,29 +1,26 @@
 /** ansible-jobs list: table, filters, JSON output checked against the record schema, unreadable records, exit codes. */
 import assert from "node:assert/strict";
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import * as path from "node:path";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import { Value } from "@sinclair/typebox/value";
 import { JobRecord } from "../../src/engine/record.js";
 import { backdate, type Filled, fillStore } from "./fixtures.js";
-import { ANSI, cli, ensureBuilt, tableRows, tempDir } from "./helpers.js";
+import { ANSI, cli, tableRows, useScratch } from "./helpers.js";
 
 const DAY = 86400;
-let root: string;
+const root = useScratch();
 let clean: Filled;
 let dirty: Filled;
 
 before(async () => {
-  await ensureBuilt();
-  root = tempDir();
-  clean = await fillStore(path.join(root, "clean"), { corrupt: false });
-  dirty = await fillStore(path.join(root, "dirty"));
+  clean = await fillStore(root.path("clean"), { corrupt: false });
+  dirty = await fillStore(root.path("dirty"));
   for (const f of [clean, dirty]) {
     await backdate(f.ledger, { namespace: "default", host: "web1", name: "backup" }, 3 * DAY);
     await backdate(f.ledger, { namespace: "default", host: "db1", name: "reindex" }, 10 * DAY, 1);
   }
 });
-after(() => rmSync(root, { recursive: true, force: true }));
 
 const list = (...args: string[]) => cli(["list", "--store", clean.dir, ...args]);
 /** host/name[#attempt] of each table row, in order. */
@@ -187,7 +184,7 @@ describe("ansible-jobs list", () => {
   });
 
   test("a store directory that does not exist is an empty list, not an error", async () => {
-    const missing = path.join(root, "does", "not", "exist");
+    const missing = root.path("does", "not", "exist");
     const r = await cli(["list", "--store", missing]);
     assert.equal(r.code, 0);
     assert.equal(r.stdout, "");
@@ -204,14 +201,14 @@ describe("ansible-jobs list", () => {
     assert.equal(ids((await cli(["--store", clean.dir, "list", "--host", "web2"])).stdout).length, 2);
     assert.equal(ids((await cli(["list", `--store=file://${clean.dir}`, "--host", "web2"])).stdout).length, 2);
     assert.equal(ids((await cli(["list", "--host", "web2"], { env: { ANSIBLE_JOBS_STORE: clean.dir } })).stdout).length, 2);
-    const cwd = path.join(root, "project");
+    const cwd = root.path("project");
     mkdirSync(cwd);
     const empty = await cli(["list"], { cwd });
     assert.equal(empty.code, 0);
     assert.match(empty.stderr, new RegExp(`No jobs found in ${path.join(cwd, ".ansible_async_state")}`));
     await fillStore(path.join(cwd, ".ansible_async_state"), { corrupt: false });
     assert.equal(ids((await cli(["list"], { cwd })).stdout).length, 8);
-    const explicit = await cli(["list", "--store", path.join(root, "nowhere")], { cwd, env: { ANSIBLE_JOBS_STORE: clean.dir } });
+    const explicit = await cli(["list", "--store", root.path("nowhere")], { cwd, env: { ANSIBLE_JOBS_STORE: clean.dir } });
     assert.match(explicit.stderr, /nowhere/, "--store wins over ANSIBLE_JOBS_STORE");
   });
 

@@ -1,22 +1,17 @@
 /** Colour rules (TTY, NO_COLOR, --color/--no-color, TERM=dumb) and text from records made safe for a terminal. */
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
-import * as path from "node:path";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import { spawn } from "node:child_process";
 import { EVIDENCE, type Filled, fillStore, launch, observe, openLedger } from "./fixtures.js";
-import { ANSI, CLI, cleanEnv, cli, cliOnTty, ensureBuilt, haveScript, tempDir } from "./helpers.js";
+import { ANSI, CLI, cleanEnv, cli, cliOnTty, haveScript, useScratch } from "./helpers.js";
 
-let root: string;
+const root = useScratch();
 let f: Filled;
 const tty = { skip: haveScript() ? false : "script(1) is not installed: no pseudo-terminal" };
 
 before(async () => {
-  await ensureBuilt();
-  root = tempDir();
-  f = await fillStore(path.join(root, "store"), { corrupt: false });
+  f = await fillStore(root.path("store"), { corrupt: false });
 });
-after(() => rmSync(root, { recursive: true, force: true }));
 
 const COLOURS: [string, number][] = [
   ["starting", 36],
@@ -82,7 +77,7 @@ describe("colour", () => {
 
 describe("pipes", () => {
   test("a reader that goes away early (| head) ends the CLI quietly", async () => {
-    const dir = path.join(root, "big");
+    const dir = root.path("big");
     const ledger = openLedger(dir);
     for (let i = 0; i < 24; i++) {
       const jid = `j${i}.1`;

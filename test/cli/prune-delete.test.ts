@@ -1,26 +1,19 @@
 /** ansible-jobs prune and delete: what goes, what stays, dry runs, confirmations and refusals. */
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import * as path from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { Value } from "@sinclair/typebox/value";
 import { JobRecord } from "../../src/engine/record.js";
 import { backdate, fillStore } from "./fixtures.js";
-import { cli, cliOnTty, ensureBuilt, haveScript, tableRows, tempDir } from "./helpers.js";
+import { cli, cliOnTty, haveScript, tableRows, useScratch } from "./helpers.js";
 
 const DAY = 86400;
-let root: string;
-let seq = 0;
-
-before(async () => {
-  await ensureBuilt();
-  root = tempDir();
-});
-after(() => rmSync(root, { recursive: true, force: true }));
+const root = useScratch();
 
 /** A fresh store: web1/backup updated 3 days ago, reindex attempt 1 ten days ago. */
 async function store(corrupt = false) {
-  const f = await fillStore(path.join(root, `s${seq++}`), { corrupt });
+  const f = await fillStore(root.fresh(), { corrupt });
   await backdate(f.ledger, { namespace: "default", host: "web1", name: "backup" }, 3 * DAY);
   await backdate(f.ledger, { namespace: "default", host: "db1", name: "reindex" }, 10 * DAY, 1);
   return f;
@@ -103,10 +96,10 @@ describe("ansible-jobs prune", () => {
     const bad = await cli(["prune", "--store", f.dir, "--older-than", "a week"]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--older-than: "a week" is not a duration/);
-    const missing = await cli(["prune", "--store", path.join(root, "missing"), "--older-than", "1d"]);
+    const missing = await cli(["prune", "--store", root.path("missing"), "--older-than", "1d"]);
     assert.equal(missing.code, 0);
     assert.match(missing.stdout, /^Pruned 0 record\(s\)/);
-    assert.ok(!existsSync(path.join(root, "missing")), "looking does not create the store");
+    assert.ok(!existsSync(root.path("missing")), "looking does not create the store");
   });
 
   test("unreadable records are reported and kept (exit 4); the rest is pruned", async () => {

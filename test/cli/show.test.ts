@@ -1,22 +1,17 @@
 /** ansible-jobs show and history: the whole record, by name or jid, attempts, not found and corrupt records. */
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
-import * as path from "node:path";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import { Value } from "@sinclair/typebox/value";
 import { JobRecord } from "../../src/engine/record.js";
 import { type Filled, fillStore } from "./fixtures.js";
-import { ANSI, cli, ensureBuilt, tableRows, tempDir } from "./helpers.js";
+import { ANSI, cli, tableRows, useScratch } from "./helpers.js";
 
-let root: string;
+const root = useScratch();
 let f: Filled;
 
 before(async () => {
-  await ensureBuilt();
-  root = tempDir();
-  f = await fillStore(path.join(root, "store"));
+  f = await fillStore(root.path("store"));
 });
-after(() => rmSync(root, { recursive: true, force: true }));
 
 const run = (...args: string[]) => cli([...args, "--store", f.dir]);
 
@@ -111,7 +106,7 @@ describe("ansible-jobs show", () => {
     const jid = await run("show", "--jid", "j1.1", "--host", "web1");
     assert.equal(jid.code, 1);
     assert.match(jid.stderr, /^ansible-jobs: error: no job with jid j1\.1 on web1 /);
-    const missing = await cli(["show", "x", "--host", "h", "--store", path.join(root, "missing")]);
+    const missing = await cli(["show", "x", "--host", "h", "--store", root.path("missing")]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /the store directory does not exist/);
     const usage = await run("show");

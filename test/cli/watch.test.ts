@@ -1,28 +1,19 @@
 /** ansible-jobs watch: refreshes while another process changes the store; --until-done, --timeout, signals. */
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
-import * as path from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { Value } from "@sinclair/typebox/value";
 import { JobRecord } from "../../src/engine/record.js";
 import { EVIDENCE, launch, observe, openLedger } from "./fixtures.js";
-import { ANSI, Running, cli, cliOnTty, ensureBuilt, haveScript, tempDir } from "./helpers.js";
+import { ANSI, Running, cli, cliOnTty, haveScript, useScratch } from "./helpers.js";
 
-let root: string;
-let seq = 0;
-
-before(async () => {
-  await ensureBuilt();
-  root = tempDir();
-});
-after(() => rmSync(root, { recursive: true, force: true }));
+const root = useScratch();
 
 const web1 = { namespace: "default", host: "web1", name: "build" };
 const web2 = { namespace: "default", host: "web2", name: "build" };
 
 /** Two running jobs. */
 async function activeStore() {
-  const dir = path.join(root, `s${seq++}`);
+  const dir = root.fresh();
   const ledger = openLedger(dir);
   await launch(ledger, web1);
   await launch(ledger, web2);
@@ -83,7 +74,7 @@ describe("ansible-jobs watch", () => {
   });
 
   test("--json prints one array per refresh", async () => {
-    const dir = path.join(root, `s${seq++}`);
+    const dir = root.fresh();
     const ledger = openLedger(dir);
     await launch(ledger, web1);
     await observe(ledger, web1, EVIDENCE.succeeded);
@@ -102,7 +93,7 @@ describe("ansible-jobs watch", () => {
     const r = await cli(["watch", "--store", dir, "--until-done", "--host", "nobody"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^Every 2s: .*\n0 job\(s\)\n\nNo jobs found in /);
-    const m = await cli(["watch", "--store", path.join(root, "missing"), "--until-done"]);
+    const m = await cli(["watch", "--store", root.path("missing"), "--until-done"]);
     assert.equal(m.code, 0, m.stderr);
     assert.match(m.stdout, /the store directory does not exist yet/);
   });

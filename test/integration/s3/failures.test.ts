@@ -54,6 +54,30 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T | 
   }
 }
 
+/**
+ * Runs `fn` with the endpoint of a loopback socket that listens and never accepts, its queue
+ * already full: further connects get no answer (a hung connect, not a refusal).
+ */
+async function withHungConnect(fn: (endpoint: string) => Promise<void>): Promise<void> {
+  const py: ChildProcess = spawn("python3", [
+    "-c",
+    "import socket,time\ns=socket.socket(); s.bind(('127.0.0.1',0)); s.listen(0); print(s.getsockname()[1], flush=True); time.sleep(60)",
+  ]);
+  const filler: net.Socket[] = [];
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      py.once("error", reject);
+      py.stdout?.once("data", (d: Buffer) => resolve(Number(String(d).trim())));
+    });
+    for (let i = 0; i < 3; i++) filler.push(net.connect(port, "127.0.0.1").on("error", () => {}));
+    await new Promise((r) => setTimeout(r, 200));
+    await fn(`http://127.0.0.1:${port}`);
+  } finally {
+    for (const f of filler) f.destroy();
+    py.kill();
+  }
+}
+
 describe("s3 store failures on moto_server", () => {
   let moto: Moto;
   before(async () => {
@@ -155,50 +179,23 @@ describe("s3 store failures: unreachable endpoints fail within a few seconds", (
   });
 
   test("a connect that hangs (listen queue full): the connect timeout", async () => {
-    // A socket that listens and never accepts: once its queue is full, further SYNs get no answer.
-    const py: ChildProcess = spawn("python3", [
-      "-c",
-      "import socket,time\ns=socket.socket(); s.bind(('127.0.0.1',0)); s.listen(0); print(s.getsockname()[1], flush=True); time.sleep(60)",
-    ]);
-    const filler: net.Socket[] = [];
-    try {
-      const port = await new Promise<number>((resolve, reject) => {
-        py.once("error", reject);
-        py.stdout?.once("data", (d: Buffer) => resolve(Number(String(d).trim())));
-      });
-      for (let i = 0; i < 3; i++) filler.push(net.connect(port, "127.0.0.1").on("error", () => {}));
-      await new Promise((r) => setTimeout(r, 200));
-      const endpoint = `http://127.0.0.1:${port}`;
+    await withHungConnect(async (endpoint) => {
       const s = await open("s3://jobs/p", { endpoint, connect_timeout: 0.5 });
       const r = await timed(() => s.get(["a"]));
       await failsWith(Promise.reject(r.error), "store_unavailable", `(endpoint ${endpoint}): cannot reach the endpoint`, "no connection within 0.5s");
       assert.ok(r.ms < 5000, `took ${r.ms} ms`);
       await s.close();
-    } finally {
-      for (const f of filler) f.destroy();
-      py.kill();
-    }
+    });
   });
 
   test("the default connect timeout and retries bound a hung connect to a few seconds", async () => {
-    const py: ChildProcess = spawn("python3", [
-      "-c",
-      "import socket,time\ns=socket.socket(); s.bind(('127.0.0.1',0)); s.listen(0); print(s.getsockname()[1], flush=True); time.sleep(60)",
-    ]);
-    const filler: net.Socket[] = [];
-    try {
-      const port = await new Promise<number>((resolve) => py.stdout?.once("data", (d: Buffer) => resolve(Number(String(d).trim()))));
-      for (let i = 0; i < 3; i++) filler.push(net.connect(port, "127.0.0.1").on("error", () => {}));
-      await new Promise((r) => setTimeout(r, 200));
-      const s = await open("s3://jobs/p", { endpoint: `http://127.0.0.1:${port}` });
+    await withHungConnect(async (endpoint) => {
+      const s = await open("s3://jobs/p", { endpoint });
       const r = await timed(() => s.now());
       await failsWith(Promise.reject(r.error), "store_unavailable", "no connection within 2s", "3 attempts");
       assert.ok(r.ms < 9000, `took ${r.ms} ms`);
       await s.close();
-    } finally {
-      for (const f of filler) f.destroy();
-      py.kill();
-    }
+    });
   });
 
   test("a server that accepts and never answers: the request timeout", async () => {
