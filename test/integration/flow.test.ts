@@ -6,11 +6,9 @@ import assert from "node:assert/strict";
 import { readFileSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { REPO, heads, playbook, storeFiles, tempDir } from "../helpers/ansible.js";
+import { heads, playbook, storeFiles, tempDir } from "../helpers/ansible.js";
 import { type Hosts, podmanHosts } from "../helpers/hosts.js";
-
-const FLOW = path.join(REPO, "ansible_collection", "long_running_flow.yml");
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { FLOW, launchThenResumeElsewhere } from "../helpers/flow.js";
 
 describe("long_running_flow.yml on podman hosts (filesystem store)", () => {
   let hosts: Hosts;
@@ -38,32 +36,7 @@ describe("long_running_flow.yml on podman hosts (filesystem store)", () => {
   });
 
   test("scenarios 2 and 3: launch and exit, resume from another directory, idempotent resumes", async () => {
-    const start = await flow("start", { flow_job_seconds: 20 });
-    const launchedAt = Date.now();
-    assert.equal(start.code, 0, start.out);
-    const launched = byName("flow-job");
-    assert.equal(launched.length, 3);
-    assert.ok(launched.every((r) => r.status === "running" && typeof r.jid === "string" && r.attempt === 1));
-
-    // A separate run, from another working directory, while the job still runs.
-    const elsewhere = tempDir("cwd");
-    const running = await flow("resume", { flow_expect: "running" }, elsewhere);
-    assert.equal(running.code, 0, running.out);
-    assert.match(running.out, /flow-job running \(jid /);
-
-    await sleep(Math.max(0, launchedAt + 21_000 - Date.now()));
-    const done = await flow("resume", { flow_expect: "succeeded" }, elsewhere);
-    assert.equal(done.code, 0, done.out);
-    const finished = byName("flow-job");
-    assert.ok(finished.every((r) => r.status === "succeeded"));
-    assert.ok(finished.every((r) => /finished on/.test(String((r.result as { stdout_tail: string }).stdout_tail))));
-    assert.deepEqual(finished.map((r) => r.jid).sort(), launched.map((r) => r.jid).sort());
-
-    const snapshot = [...storeFiles(store).entries()].map(([k, v]) => [k, JSON.stringify(v)]);
-    const again = await flow("resume", { flow_expect: "succeeded" });
-    assert.equal(again.code, 0, again.out);
-    for (const h of hosts.names) assert.match(again.out, new RegExp(`${h}\\s+: ok=\\d+\\s+changed=0 `));
-    assert.deepEqual([...storeFiles(store).entries()].map(([k, v]) => [k, JSON.stringify(v)]), snapshot, "a repeated resume changes nothing");
+    await launchThenResumeElsewhere(store, hosts, () => [...storeFiles(store).entries()]);
   });
 
   test("scenario 4: a crashed host is unreachable while down and lost once back; the others carry on", async () => {

@@ -5,13 +5,12 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { REPO, playbook, recordsIn, tempDir } from "../../helpers/ansible.js";
+import { REPO, playbook, recordsIn, } from "../../helpers/ansible.js";
 import { type AraServer, startAra } from "../../helpers/ara.js";
 import { type Hosts, countProcs, podmanHosts } from "../../helpers/hosts.js";
+import { launchThenResumeElsewhere } from "../../helpers/flow.js";
 
-const FLOW = path.join(REPO, "ansible_collection", "long_running_flow.yml");
 const LRT = path.join(REPO, "test", "integration", "roles", "lrt.yml");
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("the flow on the Ara store", () => {
   let ara: AraServer;
@@ -28,25 +27,7 @@ describe("the flow on the Ara store", () => {
   });
 
   test("scenario 2 launches, scenario 3 resumes from another directory", async () => {
-    const start = await playbook(FLOW, {
-      inventory: hosts.inventory,
-      extraVars: { flow_store: ara.storeUrl, flow_job_seconds: 20 },
-      args: ["--tags", "start"],
-      cwd: tempDir("ara-a"),
-    });
-    const launchedAt = Date.now();
-    assert.equal(start.code, 0, start.out);
-    const launched = await records("flow-job");
-    assert.deepEqual(launched.map((r) => r.status), ["running", "running"]);
-    const resume = (expect: string) =>
-      playbook(FLOW, { inventory: hosts.inventory, extraVars: { flow_store: ara.storeUrl, flow_expect: expect }, args: ["--tags", "resume"], cwd: tempDir("ara-b") });
-    assert.equal((await resume("running")).code, 0);
-    await sleep(Math.max(0, launchedAt + 21_000 - Date.now()));
-    const done = await resume("succeeded");
-    assert.equal(done.code, 0, done.out);
-    const finished = await records("flow-job");
-    assert.deepEqual(finished.map((r) => r.status), ["succeeded", "succeeded"]);
-    assert.deepEqual(finished.map((r) => r.jid), launched.map((r) => r.jid));
+    await launchThenResumeElsewhere(ara.storeUrl, hosts);
   });
 
   test("the server down gives a clear error and loses no launched job", async () => {

@@ -9,11 +9,10 @@ import { after, before, describe, test } from "node:test";
 import { REPO, playbook, recordsIn, tempDir } from "../../helpers/ansible.js";
 import { type Hosts, countProcs, podmanHosts } from "../../helpers/hosts.js";
 import { type Moto, startMoto, useTestAwsEnv } from "../../helpers/moto.js";
+import { launchThenResumeElsewhere } from "../../helpers/flow.js";
 
-const FLOW = path.join(REPO, "ansible_collection", "long_running_flow.yml");
 const LRT = path.join(REPO, "test", "integration", "roles", "lrt.yml");
 const STORE = "s3://lrt-flow/team-a";
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("the flow on the S3 store (moto_server)", () => {
   let moto: Moto;
@@ -33,27 +32,7 @@ describe("the flow on the S3 store (moto_server)", () => {
   });
 
   test("scenario 2 launches from one directory, scenario 3 resumes from another", async () => {
-    const first = tempDir("s3-ctl-a");
-    const second = tempDir("s3-ctl-b");
-    const start = await playbook(FLOW, { inventory: hosts.inventory, extraVars: { flow_store: STORE, flow_job_seconds: 20 }, args: ["--tags", "start"], cwd: first });
-    const launchedAt = Date.now();
-    assert.equal(start.code, 0, start.out);
-    const launched = await records("flow-job");
-    assert.deepEqual(launched.map((r) => r.status), ["running", "running"]);
-
-    const resume = (expect: string) =>
-      playbook(FLOW, { inventory: hosts.inventory, extraVars: { flow_store: STORE, flow_expect: expect }, args: ["--tags", "resume"], cwd: second });
-    const running = await resume("running");
-    assert.equal(running.code, 0, running.out);
-    await sleep(Math.max(0, launchedAt + 21_000 - Date.now()));
-    const done = await resume("succeeded");
-    assert.equal(done.code, 0, done.out);
-    const finished = await records("flow-job");
-    assert.deepEqual(finished.map((r) => r.status), ["succeeded", "succeeded"]);
-    assert.deepEqual(finished.map((r) => r.jid), launched.map((r) => r.jid));
-    assert.ok(finished.every((r) => /finished on/.test(r.result?.stdout_tail ?? "")));
-    const again = await resume("succeeded");
-    for (const h of hosts.names) assert.match(again.out, new RegExp(`${h}\\s+: ok=\\d+\\s+changed=0 `));
+    await launchThenResumeElsewhere(STORE, hosts);
   });
 
   test("two controllers starting the same job at once launch it exactly once per host", async () => {
