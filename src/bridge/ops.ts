@@ -3,7 +3,7 @@
  * concurrently and each host gets its own result or error; one host's problem never
  * fails the others.
  */
-import type { AnyResult, Evidence } from "../engine/classify.js";
+import { type AnyResult, type Evidence, aboutThisAttempt, probedJid } from "../engine/classify.js";
 import { JobsError, describe, invalid } from "../engine/errors.js";
 import type { Identity, Ledger, Origin } from "../engine/ledger.js";
 import { parseDuration } from "../engine/options.js";
@@ -58,13 +58,6 @@ function launches(result: unknown, field: string): { suffix: string; launch: Any
     return r.results.map((item, i) => ({ suffix: `[${i}]`, launch: (item ?? {}) as AnyResult }));
   }
   return [{ suffix: "", launch: r }];
-}
-
-/** The jid an evidence dict was gathered for (from the probe's own invocation), if known. */
-function evidenceJid(ev: Evidence): string | undefined {
-  const inv = ev.invocation as { module_args?: { jid?: unknown } } | undefined;
-  const jid = inv?.module_args?.jid;
-  return typeof jid === "string" && jid !== "" ? jid : undefined;
 }
 
 export class Operations {
@@ -202,9 +195,11 @@ export class Operations {
       const items = launches(result, this.args.result_var ?? "result");
       r = await this.ledger.recordLaunch(id, this.args.claim_token ?? undefined, items[0]!.launch);
     } else if (probe) {
-      const ej = evidenceJid(probe as Evidence);
-      if (ej && head.record.jid && ej !== head.record.jid) {
-        return out(head.record, false, { found: true, msg: `evidence for jid ${ej} ignored: the current attempt is jid ${head.record.jid}` });
+      if (!aboutThisAttempt(head.record, probe as Evidence)) {
+        const jid = probedJid(probe as Evidence);
+        const about = jid ? `jid ${jid}` : "a claim-token probe";
+        const now = head.record.jid ? `jid ${head.record.jid}` : "not launched yet";
+        return out(head.record, false, { found: true, msg: `evidence for ${about} ignored: the current attempt is ${now}` });
       }
       r = await this.ledger.observe(id, head.record.id, probe as Evidence, this.args.stale_after);
     } else if (this.args.status) {

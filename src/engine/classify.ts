@@ -130,20 +130,31 @@ export interface ObserveOptions {
 }
 
 /**
- * Whether probe evidence is about the record as it stands now. Evidence gathered by claim
- * token alone (no jid yet) while another controller was launching says nothing about the jid
- * that controller has recorded since; evidence about another jid says nothing about this one.
+ * The jid a probe looked at: the one it reports (given, derived from the job file, or adopted
+ * by claim token), else the one it was asked about; `null` for a claim-token-only probe that
+ * found no job; `undefined` when the evidence does not say (a hand-made or unreachable result).
+ */
+export function probedJid(ev: Evidence): string | null | undefined {
+  if (typeof ev.jid === "string" && ev.jid !== "") return ev.jid;
+  const asked = (ev.invocation as { module_args?: { jid?: unknown } } | undefined)?.module_args?.jid;
+  if (typeof asked === "string" && asked !== "") return asked;
+  return ev.jid === null && !ev.results_file ? null : undefined;
+}
+
+/**
+ * Whether probe evidence is about the record as it stands now. A claim-token probe that ran
+ * while another controller was launching says nothing about the jid that controller recorded
+ * since; evidence about another jid (an earlier attempt) says nothing about this one.
  */
 export function aboutThisAttempt(rec: JobRecord, ev: Evidence): boolean {
-  if (ev.state === undefined) return true;
-  const evJid = typeof ev.jid === "string" && ev.jid !== "" ? ev.jid : null;
-  if (evJid !== null) return rec.jid ? evJid === rec.jid : ev.adopted_jid === evJid;
-  const tokenOnly = ev.jid === null && !ev.results_file;
-  return !(tokenOnly && rec.jid);
+  const jid = probedJid(ev);
+  if (jid === undefined) return true;
+  if (jid === null) return !rec.jid;
+  return rec.jid ? jid === rec.jid : ev.adopted_jid === jid;
 }
 
 export function classifyProbe(rec: JobRecord, ev: Evidence, now: string, opts: ObserveOptions = {}): Patch | undefined {
-  if (truthy(ev.skipped)) return undefined;
+  if (truthy(ev.skipped) || !aboutThisAttempt(rec, ev)) return undefined;
   if (isTerminal(rec.status)) {
     // A terminal record keeps its status; it only learns that cleanup removed its files.
     const removed = Array.isArray(ev.removed) && ev.removed.length > 0;
@@ -159,7 +170,6 @@ export function classifyProbe(rec: JobRecord, ev: Evidence, now: string, opts: O
   if (truthy(ev.failed) && ev.state === undefined) {
     return { checked_at: now, last_error: `${ident(rec)}: probe failed: ${text(ev.msg)}`.slice(0, LIMITS.error) };
   }
-  if (!aboutThisAttempt(rec, ev)) return undefined;
   const patch: Patch = { checked_at: now };
   if (typeof ev.adopted_jid === "string" && ev.adopted_jid && !rec.jid) {
     patch.jid = ev.adopted_jid;

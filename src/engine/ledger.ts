@@ -283,11 +283,11 @@ export class Ledger {
 
   recordLaunch(id: Identity, claimToken: string | undefined, launch: AnyResult) {
     return this.mutate(id, undefined, (rec) => {
-      if (launch.skipped) return undefined;
-      if (claimToken && rec.claim_token !== claimToken) {
+      const patch = classifyLaunch(rec, launch, rec.no_log);
+      if (patch && claimToken && rec.claim_token !== claimToken) {
         throw new JobsError("conflict", `job "${rec.name}" on ${rec.host}: the claim was taken over by another controller`);
       }
-      return classifyLaunch(rec, launch, rec.no_log);
+      return patch;
     });
   }
 

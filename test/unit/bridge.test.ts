@@ -78,6 +78,15 @@ describe("job_store engine bundle", () => {
     const head = call(req({ op: "load", store, name: "race" })).hosts.h1.job;
     assert.equal(head.status, "running");
     assert.equal(head.attempt, 1);
+    // The same rule on update: evidence about another jid, even a failed probe that only says
+    // which jid it was asked about, leaves the record alone and says why.
+    const other = call(req({ op: "update", store, name: "race" }, { h1: { probe: { state: "gone", jid: "j9.9" } } }));
+    assert.equal(other.hosts.h1.msg, "evidence for jid j9.9 ignored: the current attempt is jid j42.7");
+    const failed = { failed: true, msg: "boom", invocation: { module_args: { jid: "j9.9" } } };
+    assert.equal(call(req({ op: "update", store, name: "race" }, { h1: { probe: failed } })).hosts.h1.changed, false);
+    const token = call(req({ op: "update", store, name: "race" }, { h1: { probe: early } }));
+    assert.equal(token.hosts.h1.msg, "evidence for a claim-token probe ignored: the current attempt is jid j42.7");
+    assert.deepEqual(call(req({ op: "load", store, name: "race" })).hosts.h1.job, head);
   });
 
   test("a launch is recorded only on the attempt whose claim token it carries", () => {
