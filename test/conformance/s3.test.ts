@@ -12,9 +12,8 @@ import { fileURLToPath } from "node:url";
 import { isCode } from "../../src/engine/errors.js";
 import { openStore } from "../../src/stores/open.js";
 import { type S3Store, openS3Store } from "../../src/stores/s3.js";
-import type { Store } from "../../src/stores/types.js";
 import { type Moto, raw, startMoto, useTestAwsEnv } from "../helpers/moto.js";
-import { testStore } from "./suite.js";
+import { casIncrements, testStore } from "./suite.js";
 
 useTestAwsEnv();
 
@@ -105,20 +104,7 @@ describe("s3 store on moto_server: beyond the shared suite", () => {
       }
       const key = ["race", "counter"];
       await store.create(key, { n: 0 });
-      const bump = async (s: Store) => {
-        for (let i = 0; i < 5; i++) {
-          for (;;) {
-            const cur = (await s.get(key))!;
-            try {
-              await s.update(key, { n: (cur.value as { n: number }).n + 1 }, cur.version);
-              break;
-            } catch (e) {
-              if (!isCode(e, "conflict")) throw e;
-            }
-          }
-        }
-      };
-      await Promise.all([bump(store), bump(other), bump(store), bump(other)]);
+      await Promise.all([store, other, store, other].map((s) => casIncrements(s, key, 5)));
       assert.deepEqual((await store.get(key))?.value, { n: 20 });
     } finally {
       await other.close();
