@@ -139,7 +139,7 @@ export class Operations {
     if (probe && !(probe as AnyResult).skipped) {
       const head = await this.ledger.head(id);
       if (head && !isTerminal(head.record.status)) {
-        await this.ledger.observe(id, head.record.id, probe as Evidence, this.args.stale_after);
+        await this.ledger.observe(id, head.record.id, probe as Evidence, this.args.stale_after, head);
       }
     }
     const res = await this.ledger.claim(id, this.origin(), fields, this.args.stale_after);
@@ -193,7 +193,7 @@ export class Operations {
     let r: { record: JobRecord; changed: boolean };
     if (result !== undefined && result !== null) {
       const items = launches(result, this.args.result_var ?? "result");
-      r = await this.ledger.recordLaunch(id, this.args.claim_token ?? undefined, items[0]!.launch);
+      r = await this.ledger.recordLaunch(id, this.args.claim_token ?? undefined, items[0]!.launch, head);
     } else if (probe) {
       if (!aboutThisAttempt(head.record, probe as Evidence)) {
         const jid = probedJid(probe as Evidence);
@@ -201,11 +201,11 @@ export class Operations {
         const now = head.record.jid ? `jid ${head.record.jid}` : "not launched yet";
         return out(head.record, false, { found: true, msg: `evidence for ${about} ignored: the current attempt is ${now}` });
       }
-      r = await this.ledger.observe(id, head.record.id, probe as Evidence, this.args.stale_after);
+      r = await this.ledger.observe(id, head.record.id, probe as Evidence, this.args.stale_after, head);
     } else if (this.args.status) {
-      r = await this.ledger.setStatus(id, this.args.status, this.args.message);
+      r = await this.ledger.setStatus(id, this.args.status, this.args.message, head);
     } else if (this.args.cleaned) {
-      r = await this.ledger.mutate(id, head.record.id, () => ({ cleaned_at: new Date().toISOString() }));
+      r = await this.ledger.mutate(id, head.record.id, () => ({ cleaned_at: new Date().toISOString() }), head);
     } else {
       throw invalid("result", "update needs one of result, result_var, probe, probe_var, status or cleaned");
     }

@@ -251,15 +251,21 @@ export class Ledger {
   /**
    * Changes the head with compare-and-swap, re-reading and re-applying on conflict.
    * `expectId` pins the attempt: evidence about attempt 3 never lands on attempt 4.
+   * `known` is the head as the caller just read it, used for the first try instead of a
+   * second read (a stale one only costs a conflict and a re-read).
    */
   async mutate(
     id: Identity,
     expectId: string | undefined,
     fn: (rec: JobRecord, head: Head) => Promise<Patch | undefined> | Patch | undefined,
+    known?: Head,
   ): Promise<{ record: JobRecord; changed: boolean }> {
     checkIdentity(id);
+    const headKey = keys.head(id).join("/");
+    let first = known && known.entry.key.join("/") === headKey ? known : undefined;
     for (let i = 0; i < CAS_RETRIES; i++) {
-      const head = await this.head(id);
+      const head = first ?? (await this.head(id));
+      first = undefined;
       if (!head) throw new JobsError("not_found", `no job "${id.name}" on ${id.host} in namespace ${id.namespace}`);
       if (expectId && head.record.id !== expectId) {
         throw new JobsError(
@@ -281,26 +287,31 @@ export class Ledger {
     throw new JobsError("conflict", `job "${id.name}" on ${id.host}: the record kept changing; try again`);
   }
 
-  recordLaunch(id: Identity, claimToken: string | undefined, launch: AnyResult) {
+  recordLaunch(id: Identity, claimToken: string | undefined, launch: AnyResult, known?: Head) {
     return this.mutate(id, undefined, (rec) => {
       const patch = classifyLaunch(rec, launch, rec.no_log);
       if (patch && claimToken && rec.claim_token !== claimToken) {
         throw new JobsError("conflict", `job "${rec.name}" on ${rec.host}: the claim was taken over by another controller`);
       }
       return patch;
-    });
+    }, known);
   }
 
-  observe(id: Identity, expectId: string | undefined, ev: Evidence, staleAfterSec: number) {
-    return this.mutate(id, expectId, async (rec, head) => {
-      const opts: ObserveOptions = {};
-      if (rec.status === "starting") opts.staleClaim = await this.isStale(head, staleAfterSec);
-      return classifyProbe(rec, ev, nowIso(), opts);
-    });
+  observe(id: Identity, expectId: string | undefined, ev: Evidence, staleAfterSec: number, known?: Head) {
+    return this.mutate(
+      id,
+      expectId,
+      async (rec, head) => {
+        const opts: ObserveOptions = {};
+        if (rec.status === "starting") opts.staleClaim = await this.isStale(head, staleAfterSec);
+        return classifyProbe(rec, ev, nowIso(), opts);
+      },
+      known,
+    );
   }
 
-  setStatus(id: Identity, status: Status, message: string | null) {
-    return this.mutate(id, undefined, () => ({ status, last_error: message }));
+  setStatus(id: Identity, status: Status, message: string | null, known?: Head) {
+    return this.mutate(id, undefined, () => ({ status, last_error: message }), known);
   }
 
   /** Current records (and with `history`, earlier attempts), plus the documents that could not be read. */

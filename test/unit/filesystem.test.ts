@@ -48,6 +48,29 @@ describe("filesystem store", () => {
     assert.deepEqual(records.map((r) => r.name).sort(), [...TRICKY_NAMES].sort());
   });
 
+  test("an update starts from the head its caller just read; a stale one costs a re-read, not an update", async () => {
+    const store = new FilesystemStore(path.join(tempDir("fsk"), "state"));
+    let reads = 0;
+    const get = store.get.bind(store);
+    store.get = (key) => {
+      reads++;
+      return get(key);
+    };
+    const ledger = new Ledger(store);
+    const id = { namespace: "default", host: "h1", name: "job" };
+    await ledger.claim(id, {}, {}, 300);
+    const head = (await ledger.head(id))!;
+    reads = 0;
+    const launched = await ledger.recordLaunch(id, head.record.claim_token ?? undefined, { ansible_job_id: "j1.1", started: 1, finished: 0 }, head);
+    assert.equal(launched.record.status, "running");
+    assert.equal(reads, 0, "no second read of the head");
+    // The head moved on since `head` was read: the first try conflicts, the re-read wins.
+    const done = await ledger.setStatus(id, "cancelled", "by hand", head);
+    assert.equal(done.record.status, "cancelled");
+    assert.equal(done.record.jid, "j1.1", "the launch recorded meanwhile is kept");
+    assert.equal(reads, 1);
+  });
+
   test("corrupt, truncated and foreign files are named and never hide the others", async () => {
     const root = path.join(tempDir("fsc"), "state");
     const ledger = new Ledger(new FilesystemStore(root));
