@@ -36,6 +36,8 @@ export interface HostOutput {
   msg?: string;
   found?: boolean;
   claimed?: boolean;
+  /** Nothing was done for this host (claim again without evidence for it). */
+  skipped?: boolean;
   job: JobRecord | null;
   jobs?: JobRecord[];
   status: string | null;
@@ -136,6 +138,12 @@ export class Operations {
       });
     }
     const probe = input.probe ?? this.args.probe ?? undefined;
+    if (this.args.probe_var && (!probe || (probe as AnyResult).skipped)) {
+      // "Claim again" is for the hosts whose blocking job was probed; the others keep the
+      // answer of the first claim (claiming again would report this controller's own claim
+      // as a job that blocks it).
+      return out(null, false, { skipped: true, msg: `job "${id.name}" on ${host}: no probe evidence, not claimed again` });
+    }
     if (probe && !(probe as AnyResult).skipped) {
       const head = await this.ledger.head(id);
       if (head && !isTerminal(head.record.status)) {

@@ -3,10 +3,11 @@
  * timeout, crash variants, argument validation, check mode, and save/load around other modules.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { heads, playbook, storeFiles, tempDir } from "../helpers/ansible.js";
+import { REPO, heads, playbook, storeFiles, tempDir } from "../helpers/ansible.js";
 import { type Hosts, countProcs, hostCtl, inHost, killSessionOf, killWrappers, podmanHosts, sshHost } from "../helpers/hosts.js";
 
 const DIR = path.join(import.meta.dirname, "roles");
@@ -62,6 +63,22 @@ describe("long_running_task, async_job_save and async_job_load on podman hosts",
       });
       assert.equal(launches.reduce((x, y) => x + y), hosts.names.length, `launch tasks changed once per host in round ${round}`);
     }
+  });
+
+  test("a name that another controller has just claimed on one host still launches on the others", async () => {
+    // The other controller's engine claims lrt-roles-2 and has not launched yet (a split race).
+    const other = spawnSync(process.execPath, [path.join(REPO, "dist", "job_store_engine.cjs")], {
+      input: JSON.stringify({ args: { op: "save", claim: true, store, name: "split" }, hosts: { "lrt-roles-2": {} }, context: {} }),
+      encoding: "utf8",
+    });
+    assert.equal(JSON.parse(other.stdout).hosts["lrt-roles-2"].claimed, true, other.stdout + other.stderr);
+    const r = await lrt({ long_running_task_name: "split", long_running_task_command: "sleep 79" });
+    assert.equal(r.code, 0, r.out);
+    assert.equal(await countProcs("lrt-roles-1", "sleep 79"), 1, "launched where this controller holds the claim");
+    assert.equal(await countProcs("lrt-roles-2", "sleep 79"), 0, "not where the other controller does");
+    assert.equal(rec("split", "lrt-roles-1")?.status, "running");
+    assert.equal(rec("split", "lrt-roles-2")?.status, "starting");
+    assert.match(r.out, /"lrt-roles-2: split starting \(no jid yet, attempt 1\)"/);
   });
 
   test("cancel kills the job's session and records cancelled", async () => {
