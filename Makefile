@@ -1,21 +1,50 @@
 # rstyczynski.ansible: durable long-running tasks for Ansible.
-#   make demo    runs ansible_collection/long_running_flow.yml on local podman hosts (filesystem store)
-#   make test    lint + every test (unit, store conformance, real ansible-playbook runs on podman hosts)
-#   make bench   benchmarks against the native-Ansible baseline
-# Every target installs what it needs (apt, npm ci, the podman target image) idempotently.
+#   make demo          runs ansible_collection/long_running_flow.yml on local podman hosts (filesystem store)
+#   make test          lint + every test on the newest ansible-core line (unit, store conformance,
+#                      real ansible-playbook runs on podman hosts)
+#   make test-compat   the compatibility subset on every other supported line
+#   make bench         benchmarks against the native-Ansible baseline
+# Every target installs what it needs (apt, npm ci, pinned PyPI venvs under .cache/venv, the
+# podman target image) idempotently.
+#
+# ANSIBLE=2.21|2.19|2.14 picks the ansible-core line (default: the newest). 2.14 is Debian 12's
+# apt package; the others are venvs pinned by scripts/python/ansible-X.Y.{txt,lock}.
+#   make test ANSIBLE=2.19          the whole suite on 2.19
+#   make test-compat ANSIBLE=2.14   the subset on 2.14 only
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 COLL := ansible_collection/collections/ansible_collections/rstyczynski/ansible
 STAMPS := .cache/stamps
+VENVS := .cache/venv
+NEWEST := 2.21
+COMPAT_LINES := 2.19 2.14
+ANSIBLE ?= $(NEWEST)
+ifeq ($(filter $(ANSIBLE),$(NEWEST) $(COMPAT_LINES)),)
+$(error ANSIBLE=$(ANSIBLE) is not a supported line; choose one of $(NEWEST) $(COMPAT_LINES))
+endif
+# Where this line's ansible-playbook, ansible-galaxy, ... live; first on PATH for every recipe.
+ANSIBLE_BIN := $(if $(filter 2.14,$(ANSIBLE)),/usr/bin,$(CURDIR)/$(VENVS)/ansible-$(ANSIBLE)/bin)
+ANSIBLE_DEP := $(if $(filter 2.14,$(ANSIBLE)),$(STAMPS)/apt,$(VENVS)/ansible-$(ANSIBLE)/.lrt-stamp)
+TOOLS_BIN := $(CURDIR)/$(VENVS)/tools/bin
+export PATH := $(ANSIBLE_BIN):$(PATH)
+export LRT_ANSIBLE_LINE := $(ANSIBLE)
+export LRT_ANSIBLE_PYTHON := $(ANSIBLE_BIN)/python3
+export ARA_MANAGE := $(CURDIR)/$(VENVS)/servers/bin/ara-manage
+export MOTO_SERVER := $(CURDIR)/$(VENVS)/servers/bin/moto_server
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/ansible_collection/collections
 export CONTAINERS_CONF := $(CURDIR)/.cache/containers.conf
 export ANSIBLE_NOCOLOR := 1
 NODE_TEST := node --import tsx --test --test-reporter=spec
 # Node 18/20 take file lists, not globs.
 tests = $(shell find $(1) -name '*.test.ts' 2>/dev/null | sort)
+# The compatibility subset: real ansible-playbook runs on podman hosts (multi-host job_store
+# calls templated per host, the four flow scenarios, save/load around a native task, cancel and
+# crash, install from the built tarball).
+COMPAT_TESTS := test/integration/job_store.test.ts test/integration/flow.test.ts \
+  test/integration/roles.test.ts test/integration/package.test.ts
 TS_SOURCES := $(shell find src -name '*.ts') package-lock.json scripts/build.mjs
 
-.PHONY: all deps build image lint test test-unit test-integration demo bench collection clean
+.PHONY: all deps build image lint test test-unit test-compat test-compat-line demo bench collection clean
 
 all: build
 
@@ -24,6 +53,9 @@ $(STAMPS)/apt: scripts/provision.sh
 	scripts/provision.sh
 	@touch $@
 
+$(VENVS)/%/.lrt-stamp: scripts/python/%.txt scripts/python/%.lock scripts/venv.sh
+	scripts/venv.sh $*
+
 node_modules/.package-lock.json: package-lock.json package.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
@@ -31,7 +63,7 @@ node_modules/.package-lock.json: package-lock.json package.json
 $(CONTAINERS_CONF): scripts/podman-env.sh
 	scripts/podman-env.sh >/dev/null
 
-deps: $(STAMPS)/apt node_modules/.package-lock.json $(CONTAINERS_CONF)
+deps: $(STAMPS)/apt $(ANSIBLE_DEP) $(VENVS)/servers/.lrt-stamp node_modules/.package-lock.json $(CONTAINERS_CONF)
 
 dist/job_store_engine.cjs: $(TS_SOURCES) node_modules/.package-lock.json
 	node scripts/build.mjs
@@ -41,14 +73,27 @@ build: node_modules/.package-lock.json dist/job_store_engine.cjs
 image: deps
 	scripts/build-image.sh
 
-lint: deps build
+lint: deps build $(VENVS)/tools/.lrt-stamp
 	npx tsc --noEmit
 	npx biome lint --error-on-warnings src test bench scripts/build.mjs
-	yamllint -s ansible_collection test
-	cd $(COLL) && ansible-lint --offline --profile production -q
+	$(TOOLS_BIN)/yamllint -s ansible_collection test
+	cd $(COLL) && PATH=$(TOOLS_BIN):$$PATH ansible-lint --offline --profile production -q
 
 test: deps build image lint
+	@echo "make test: ansible-core $$(ansible --version | head -n1)"
 	$(NODE_TEST) $(call tests,test/unit test/conformance test/cli test/integration)
+
+# Without ANSIBLE= on the command line: every line but the newest, one after the other.
+ifeq ($(origin ANSIBLE),command line)
+test-compat: test-compat-line
+else
+test-compat:
+	@for line in $(COMPAT_LINES); do $(MAKE) --no-print-directory test-compat-line ANSIBLE=$$line || exit 1; done
+endif
+
+test-compat-line: deps build image
+	@echo "make test-compat: ansible-core $$(ansible --version | head -n1)"
+	$(NODE_TEST) $(COMPAT_TESTS)
 
 test-unit: deps build
 	$(NODE_TEST) $(call tests,test/unit test/conformance)

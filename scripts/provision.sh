@@ -4,11 +4,10 @@
 # Usage: scripts/provision.sh
 set -euo pipefail
 
+# ansible: ansible-core 2.14, the floor of the version matrix, with its community collections.
+# The newer lines, the linters, Ara and moto come pinned from PyPI (scripts/venv.sh).
 packages=(
-  ansible podman runc catatonit debootstrap ansible-lint yamllint openssh-client
-  python3-ara python3-django python3-djangorestframework python3-django-filters
-  python3-django-cors-headers python3-dynaconf python3-tzlocal python3-whitenoise
-  python3-django-health-check
+  ansible podman runc catatonit debootstrap openssh-client
 )
 
 missing=()

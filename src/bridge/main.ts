@@ -89,6 +89,7 @@ export async function handle(req: Request): Promise<Response> {
     const results = await mapLimit(names, CONCURRENCY, async (h) => {
       try {
         const input = hostInputs[h] ?? {};
+        if (input.error) throw new JobsError("invalid_argument", input.error);
         // Each host's own options (templated with its vars); store and op stay the call's.
         const hostOps = input.args
           ? new Operations(ledger, { ...(coerce(JOB_STORE_SPEC, { ...req.args, ...input.args }) as unknown as JobStoreArgs), op: args.op, store: args.store }, ctx)

@@ -28,6 +28,8 @@ export interface HostInput {
   args?: Record<string, unknown>;
   result?: unknown;
   probe?: Record<string, unknown>;
+  /** The plugin could not build this host's input (a template failed): the host fails with this message. */
+  error?: string;
 }
 
 export interface HostOutput {

@@ -6,6 +6,7 @@ import * as path from "node:path";
 import { Ledger } from "../../src/engine/ledger.js";
 import type { JobRecord } from "../../src/engine/record.js";
 import { openStore } from "../../src/stores/open.js";
+import { unexpectedWarnings } from "./warnings.js";
 
 export const REPO = path.resolve(import.meta.dirname, "..", "..");
 export const COLLECTIONS = path.join(REPO, "ansible_collection", "collections");
@@ -49,12 +50,16 @@ export function run(cmd: string, args: string[], opts: { env?: Record<string, st
   });
 }
 
-export function playbook(file: string, opts: PlaybookOptions = {}): Promise<RunResult> {
+/**
+ * Runs ansible-playbook and checks its output for warnings: a [DEPRECATION WARNING], or a
+ * [WARNING] that helpers/warnings.ts does not list, throws (on every ansible-core line).
+ */
+export async function playbook(file: string, opts: PlaybookOptions = {}): Promise<RunResult> {
   const args = [file];
   if (opts.inventory) args.push("-i", opts.inventory);
   if (opts.extraVars) args.push("-e", JSON.stringify(opts.extraVars));
   args.push(...(opts.args ?? []));
-  return run("ansible-playbook", args, {
+  const r = await run("ansible-playbook", args, {
     cwd: opts.cwd,
     env: {
       ANSIBLE_COLLECTIONS_PATH: opts.collectionsPath ?? COLLECTIONS,
@@ -62,10 +67,14 @@ export function playbook(file: string, opts: PlaybookOptions = {}): Promise<RunR
       ANSIBLE_FORCE_COLOR: "0",
       ANSIBLE_HOST_KEY_CHECKING: "False",
       ANSIBLE_RETRY_FILES_ENABLED: "False",
-      ANSIBLE_DEPRECATION_WARNINGS: "False",
       ...opts.env,
     },
   });
+  const unexpected = unexpectedWarnings(r.out);
+  if (unexpected.length) {
+    throw new Error(`ansible-playbook ${file} warned (not in test/helpers/warnings.ts):\n${unexpected.join("\n")}\n--- output ---\n${r.out.slice(-6000)}`);
+  }
+  return r;
 }
 
 export function tempDir(prefix: string): string {

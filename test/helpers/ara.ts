@@ -1,8 +1,8 @@
 /**
- * Starts a REAL Ara API server (Debian's python3-ara, Django runserver) for tests:
- * a temp ARA_BASE_DIR, `ara-manage migrate`, optionally a superuser, then
- * `ara-manage runserver --noreload 127.0.0.1:PORT` on a free port, and waits until /api/v1/
- * answers. When Ara is not installed this throws: tests fail loudly, they never skip.
+ * Starts a REAL Ara API server (ara[server] from PyPI, pinned in scripts/python/servers.txt,
+ * Django runserver) for tests: a temp ARA_BASE_DIR, `ara-manage migrate`, optionally a
+ * superuser, then `ara-manage runserver --noreload 127.0.0.1:PORT` on a free port, and waits
+ * until /api/v1/ answers. When Ara is not installed this throws: tests fail loudly, they never skip.
  *
  * The migrated database is made once per test process and copied for each server.
  */
@@ -12,12 +12,14 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { freePort } from "./net.js";
+import { ANSIBLE_PYTHON, REPO_VENVS } from "./tools.js";
 
 const run = promisify(execFile);
 
-/** Debian's interpreter: the python3 first on PATH may be a pyenv build without Ara. */
-export const PYTHON = "/usr/bin/python3";
-export const ARA_MANAGE = "/usr/bin/ara-manage";
+/** The server's console script (its shebang names the servers venv's Python); `make` exports it. */
+export const ARA_MANAGE = process.env.ARA_MANAGE ?? path.join(REPO_VENVS, "servers", "bin", "ara-manage");
+/** The Python that runs ansible-playbook: Ara's callback plugin must be importable there. */
+export const PYTHON = ANSIBLE_PYTHON;
 
 export interface AraAuth {
   username: string;
@@ -44,19 +46,13 @@ export interface AraServer {
 }
 
 export function assertAraInstalled(): void {
-  const missing = [PYTHON, ARA_MANAGE].filter((p) => !existsSync(p));
-  if (missing.length) {
-    throw new Error(
-      `Ara is not installed (${missing.join(", ")} missing): these tests need a real Ara server. ` +
-        "Install it with: apt-get install python3-ara python3-django python3-djangorestframework " +
-        "python3-django-filters python3-django-cors-headers python3-dynaconf python3-tzlocal python3-whitenoise python3-django-health-check",
-    );
+  if (!existsSync(ARA_MANAGE)) {
+    throw new Error(`Ara is not installed (${ARA_MANAGE} missing): these tests need a real Ara server. Install it with: scripts/venv.sh servers`);
   }
 }
 
 function araEnv(baseDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, ARA_BASE_DIR: baseDir, PYTHONUNBUFFERED: "1", ...extra };
-  env.PATH = `/usr/bin:/bin:${process.env.PATH ?? ""}`;
   for (const k of ["PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "ARA_SETTINGS"]) delete env[k];
   return env;
 }
@@ -71,7 +67,7 @@ function migratedTemplate(): Promise<string> {
     assertAraInstalled();
     const dir = mkdtempSync(path.join(tmpdir(), "lrt-ara-template-"));
     try {
-      await run(PYTHON, [ARA_MANAGE, "migrate"], { env: araEnv(dir), timeout: 120_000 });
+      await run(ARA_MANAGE, ["migrate"], { env: araEnv(dir), timeout: 120_000 });
     } catch (err) {
       const e = err as { stderr?: string; message: string };
       throw new Error(`ara-manage migrate failed: ${e.stderr?.slice(-2000) ?? e.message}`);
@@ -109,7 +105,7 @@ export async function startAra(opts: { auth?: AraAuth; settings?: Record<string,
     settings.ARA_READ_LOGIN_REQUIRED = "true";
     settings.ARA_WRITE_LOGIN_REQUIRED = "true";
     try {
-      await run(PYTHON, [ARA_MANAGE, "createsuperuser", "--noinput", "--username", opts.auth.username, "--email", "ci@example.invalid"], {
+      await run(ARA_MANAGE, ["createsuperuser", "--noinput", "--username", opts.auth.username, "--email", "ci@example.invalid"], {
         env: araEnv(baseDir, { DJANGO_SUPERUSER_PASSWORD: opts.auth.password }),
         timeout: 60_000,
       });
@@ -128,7 +124,7 @@ export async function startAra(opts: { auth?: AraAuth; settings?: Record<string,
     // not drain (while it waits in execFileSync, say) fills up and freezes the server.
     const fd = openSync(logFile, "a", 0o600);
     try {
-      child = spawn(PYTHON, [ARA_MANAGE, "runserver", "--noreload", `127.0.0.1:${port}`], {
+      child = spawn(ARA_MANAGE, ["runserver", "--noreload", `127.0.0.1:${port}`], {
         env,
         detached: true, // its own process group: stop() ends the server and nothing else
         stdio: ["ignore", fd, fd],

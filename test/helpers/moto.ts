@@ -2,33 +2,27 @@
  * A real moto_server for the S3 tests, on a free 127.0.0.1 port.
  *
  * moto enforces If-None-Match / If-Match (412) like AWS S3, and, with its IAM auth switched
- * on (POST /moto-api/reset-auth), checks access keys and SigV4 signatures. It is not in npm
- * or Debian: the machine image carries it. When it is missing the tests FAIL with a message,
- * they never skip.
+ * on (POST /moto-api/reset-auth), checks access keys and SigV4 signatures. It comes from PyPI
+ * (moto[server], pinned in scripts/python/servers.txt) into the servers venv; `make` exports
+ * MOTO_SERVER. When it is missing the tests FAIL with a message, they never skip.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
 import { freePort } from "./net.js";
+import { REPO_VENVS } from "./tools.js";
 
-export const MOTO_FALLBACK = "/root/.pyenv/versions/3.11.7/bin/moto_server";
+export const MOTO_PINNED = path.join(REPO_VENVS, "servers", "bin", "moto_server");
 
 export function findMoto(): string {
-  const candidates = [...(process.env.PATH ?? "").split(path.delimiter).filter(Boolean).map((d) => path.join(d, "moto_server")), MOTO_FALLBACK];
-  if (process.env.MOTO_SERVER) candidates.unshift(process.env.MOTO_SERVER);
-  for (const c of candidates) {
-    try {
-      accessSync(c, constants.X_OK);
-      return c;
-    } catch {
-      // next
-    }
+  const bin = process.env.MOTO_SERVER ?? MOTO_PINNED;
+  try {
+    accessSync(bin, constants.X_OK);
+    return bin;
+  } catch {
+    throw new Error(`moto_server not found at ${bin}: the S3 store tests need a real moto_server. Install the pinned one with: scripts/venv.sh servers`);
   }
-  throw new Error(
-    `moto_server not found (looked on PATH and at ${MOTO_FALLBACK}; set MOTO_SERVER=/path/to/moto_server). ` +
-      "The S3 store tests need a real moto_server: it is part of the machine image (pip's moto[server]), not of npm or Debian.",
-  );
 }
 
 export { freePort };

@@ -28,6 +28,26 @@ describe("job_store from ansible-playbook", () => {
     for (const [, v] of storeFiles(store)) assert.equal(typeof v, "object");
   });
 
+  test("each served host's options are templated with its own vars; a host whose template fails fails alone, named", async () => {
+    const store = path.join(tempDir("js"), "state");
+    const r = await playbook(pb("save_per_host.yml"), { inventory: INV, extraVars: { store, no_name_host: "h03" } });
+    assert.equal(r.code, 0, r.out);
+    const recs = heads(store).sort((a, b) => String(a.host).localeCompare(String(b.host)));
+    assert.equal(recs.length, 11);
+    for (const x of recs) {
+      const n = Number(String(x.host).slice(1));
+      // The name is each host's own command output, kept as data: "{{ 6 * 7 }}" is never rendered.
+      assert.equal(x.name, `tpl-{{ 6 * 7 }}-${x.host}`);
+      assert.equal(x.async_timeout, 60 + n);
+      assert.equal(x.jid, `${200000 + n}.9`);
+    }
+    const a = answers(r.stdout);
+    assert.equal(a.h01?.served, 12);
+    assert.match(r.stdout, /ANSWER h03 served=12 status= job_store: cannot template option name for host h03: /);
+    // Never one host's arguments for all: no record carries the running host's name elsewhere.
+    assert.equal(new Set(recs.map((x) => x.name)).size, 11);
+  });
+
   test("serial batches are each served by one call, and a host failed earlier is skipped", async () => {
     const store = path.join(tempDir("js"), "state");
     const r = await playbook(pb("save_serial.yml"), { inventory: INV, extraVars: { store } });
@@ -73,7 +93,7 @@ describe("job_store from ansible-playbook", () => {
 
   test("bad input names the field, without a stack trace", async () => {
     const store = path.join(tempDir("js"), "state");
-    const bad = await playbook(pb("save.yml"), { inventory: INV, extraVars: { store, name: "" }, args: ["--limit", "h01"] });
+    const bad = await playbook(pb("save.yml"), { inventory: INV, extraVars: { store, batch_name: "" }, args: ["--limit", "h01"] });
     assert.match(bad.out, /name: is required for this operation/);
     assert.doesNotMatch(bad.out, /at .*\.cjs:\d+/);
   });

@@ -18,7 +18,7 @@ pattern=${1:-}
 export ANSIBLE_COLLECTIONS_PATH=$repo/ansible_collection/collections
 export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 ANSIBLE_RETRY_FILES_ENABLED=0
 export ANSIBLE_LOCALHOST_WARNING=0 ANSIBLE_INVENTORY_UNPARSED_WARNING=0
-export ANSIBLE_DEPRECATION_WARNINGS=0 ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3
+export ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3
 PROBE_TMP=$(mktemp -d "${TMPDIR:-/tmp}/probe-it.XXXXXX")
 export PROBE_TMP
 logs=${PROBE_LOG_DIR:-$PROBE_TMP/logs}
@@ -48,6 +48,11 @@ run_case() { # name command...
   start=$SECONDS
   "$@" >"$logs/$name.log" 2>&1
   rc=$?
+  # No warning is provoked here: any [WARNING] or [DEPRECATION WARNING] fails the case.
+  if ((rc == 0)) && grep -E '^\s*\[(DEPRECATION )?WARNING\]' "$logs/$name.log"; then
+    echo "      (ansible warned: see above)"
+    rc=1
+  fi
   record "$name" "$rc" $((SECONDS - start))
   if [[ $rc != 0 ]]; then
     grep -E -A25 '^(fatal|failed):' "$logs/$name.log" | head -60 | sed 's/^/      /'

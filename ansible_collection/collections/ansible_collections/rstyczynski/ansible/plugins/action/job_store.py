@@ -16,11 +16,6 @@ import os
 import shutil
 import subprocess
 
-try:
-    from collections.abc import Mapping
-except ImportError:  # Python 2 controllers are not supported by ansible-core 2.14 anyway
-    from collections import Mapping
-
 from ansible import context
 from ansible.parsing.mod_args import ModuleArgsParser
 from ansible.parsing.ajson import AnsibleJSONEncoder
@@ -33,63 +28,42 @@ NODE_HELP = ("Install Node.js 18 or later on the controller (Debian/Ubuntu: apt-
              "AWX/AAP execution environment: add 'RUN dnf install -y nodejs' to additional_build_steps) "
              "or point ansible_node_interpreter at a node binary.")
 
-
-_MISSING = object()
-# Play-level magic variables: the same for every host of the play.
+# Play-level magic variables: the same for every host of the play, never taken from another host.
 _PLAY_LEVEL = frozenset(('omit', 'playbook_dir', 'groups', 'ansible_play_hosts', 'ansible_play_hosts_all',
                          'ansible_play_batch', 'play_hosts', 'ansible_play_name', 'ansible_version',
                          'ansible_check_mode', 'ansible_run_tags', 'ansible_skip_tags', 'role_path',
                          'ansible_role_names', 'ansible_play_role_names', 'ansible_dependent_role_names'))
 
 
-class _HostView(Mapping):
-    """This task's vars as another served host sees them, looked up lazily.
+def host_vars_for(task_vars, own, other, host):
+    """This task's vars as another served host sees them: a plain dict (2.19+ templars take no other mapping).
 
-    A key whose value here comes from this host's own host-level vars (inventory, facts,
-    registered results) takes the other host's value; keys from play, role or task scope
-    (role params, defaults, extra vars) stay shared. Registered results come straight from the
-    variable manager's cache; the other host's full vars are computed only when needed.
+    `own` and `other` are the host-level vars (inventory, facts, registered results, set_fact) of this
+    host and of the other one, from the public `hostvars.raw_get()`. A key whose value here comes from
+    this host's own host-level vars takes the other host's value; keys from play, role or task scope
+    (role params, defaults, play vars) stay shared.
     """
+    view = dict(task_vars)
+    for key, value in other.items():
+        if key in _PLAY_LEVEL:
+            continue
+        if key not in task_vars or (key in own and task_vars[key] == own[key]):
+            view[key] = value
+    for key in list(view):
+        # A host-level key of this host that the other host does not have must not leak to it.
+        if key not in other and key in own and key not in _PLAY_LEVEL and task_vars.get(key) == own[key]:
+            del view[key]
+    view['inventory_hostname'] = host
+    view['inventory_hostname_short'] = host.split('.')[0]
+    return view
 
-    def __init__(self, task_vars, own, host):
-        self._tv, self._own, self._host = task_vars, own, host
-        self._vm = task_vars['hostvars']._variable_manager
-        self._full = None
 
-    def _other(self):
-        if self._full is None:
-            self._full = self._tv['hostvars'].raw_get(self._host)
-        return self._full
+class _HostInputError(Exception):
+    """One served host's input could not be built: that host fails, the others go on."""
 
-    def _shared(self, key):
-        if key in _PLAY_LEVEL or key in self._vm.extra_vars:
-            return True
-        return key in self._tv and not (key in self._own and self._tv[key] == self._own[key])
 
-    def __getitem__(self, key):
-        if key == 'inventory_hostname':
-            return self._host
-        if key == 'inventory_hostname_short':
-            return self._host.split('.')[0]
-        if self._shared(key):
-            return self._tv[key]
-        registered = self._vm._nonpersistent_fact_cache.get(self._host, {})
-        if key in registered:
-            return registered[key]
-        return self._other()[key]
-
-    def __contains__(self, key):
-        try:
-            self[key]
-        except KeyError:
-            return False
-        return True
-
-    def __iter__(self):
-        return iter(set(self._tv) | set(self._other()))
-
-    def __len__(self):
-        return len(set(self._tv) | set(self._other()))
+class _CallInputError(Exception):
+    """The call's input could not be built for any host: the task fails with this message."""
 
 
 class ActionModule(ActionBase):
@@ -97,6 +71,10 @@ class ActionModule(ActionBase):
     _requires_connection = False
 
     def _play(self):
+        # Task.get_play() is public on newer lines; 2.14 has only the parent block's play.
+        get_play = getattr(self._task, 'get_play', None)
+        if get_play is not None:
+            return get_play()
         return getattr(self._task._parent, '_play', None)
 
     def _served_hosts(self, task_vars):
@@ -111,31 +89,60 @@ class ActionModule(ActionBase):
 
     def _raw_args(self):
         """The task's arguments before templating, to template them again for each served host."""
+        ds = self._task.get_ds()
         try:
-            return ModuleArgsParser(self._task._ds, collection_list=self._task.collections).parse()[1]
-        except Exception:  # pylint: disable=broad-except
-            return None
+            if ds is None:
+                raise ValueError('the task has no source data')
+            return ModuleArgsParser(ds, collection_list=self._task.collections).parse()[1]
+        except Exception as err:  # pylint: disable=broad-except
+            # Never fall back to this host's arguments for every host: fail the whole call, loudly.
+            raise _CallInputError('job_store: cannot read this task\'s arguments to template them for each '
+                                    'served host (%s); run it without run_once, or pass hosts=[...] explicitly '
+                                    'with per-host values set through vars' % err)
+
+    def _template_for(self, raw, host_vars, host, omit):
+        """`raw` templated with one host's vars, option by option, so that a failure names the option."""
+        templar = self._templar.copy_with_new_env(available_variables=host_vars)
+        out = {}
+        for option, value in raw.items():
+            try:
+                # A one-key dict: 2.19+ drop an omitted value from a dict (a bare Omit scalar is an error).
+                templated = templar.template({option: value})
+            except Exception as err:  # pylint: disable=broad-except
+                raise _HostInputError('job_store: cannot template option %s for host %s: %s' % (option, host, err))
+            if option in templated and (omit is None or templated[option] != omit):
+                out[option] = templated[option]
+        return out
 
     def _request(self, task_vars):
         args = dict(self._task.args)
         me = task_vars.get('inventory_hostname')
         served = self._served_hosts(task_vars)
-        raw = self._raw_args() if any(h != me for h in served) else None
-        own = task_vars['hostvars'].raw_get(me) if raw is not None else {}
+        hostvars = task_vars['hostvars']
+        others = [h for h in served if h != me]
+        raw = self._raw_args() if others else None
+        own = hostvars.raw_get(me) if others else {}
+        # 2.14-2.18 pass a placeholder string for omit; 2.19+ drop omitted values while templating.
+        omit = task_vars.get('omit')
         hosts = {}
         for host in served:
-            if host == me or raw is None:
-                host_args, host_vars = args, task_vars
-            else:
-                host_vars = _HostView(task_vars, own, host)
-                templar = self._templar.copy_with_new_env(available_variables=host_vars)
-                omit = task_vars.get('omit')
-                host_args = dict((k, v) for k, v in templar.template(raw).items() if v != omit)
-            entry = {'args': host_args}
-            for option, key in (('result_var', 'result'), ('probe_var', 'probe')):
-                var = host_args.get(option)
-                if var and var in host_vars:
-                    entry[key] = self._templar.copy_with_new_env(available_variables=host_vars).template(host_vars[var])
+            try:
+                if host == me:
+                    host_args, host_vars = args, task_vars
+                else:
+                    host_vars = host_vars_for(task_vars, own, hostvars.raw_get(host), host)
+                    host_args = self._template_for(raw, host_vars, host, omit)
+                entry = {'args': host_args}
+                for option, key in (('result_var', 'result'), ('probe_var', 'probe')):
+                    var = host_args.get(option)
+                    if var and var in host_vars:
+                        templar = self._templar.copy_with_new_env(available_variables=host_vars)
+                        try:
+                            entry[key] = templar.template(host_vars[var])
+                        except Exception as err:  # pylint: disable=broad-except
+                            raise _HostInputError('job_store: cannot read %s (%s) for host %s: %s' % (var, option, host, err))
+            except _HostInputError as err:
+                entry = {'error': str(err)}
             hosts[host] = entry
         args['hosts'] = list(hosts)
         play = self._play()
@@ -147,6 +154,7 @@ class ActionModule(ActionBase):
                 'playbooks': [os.path.abspath(p) for p in (cli.get('args') or [])],
                 'playbook_dir': task_vars.get('playbook_dir'),
                 'play': getattr(play, 'name', None),
+                # No public accessor: Ansible's own callbacks (and Ara's) read the play's _uuid too.
                 'play_id': getattr(play, '_uuid', None),
                 'task': self._task.get_name(),
                 'check_mode': bool(self._play_context.check_mode),
@@ -172,7 +180,11 @@ class ActionModule(ActionBase):
             return dict(result, failed=True, msg='job_store: the engine bundle %s is missing; build the collection '
                         '(make build) or install a released collection tarball' % ENGINE)
         try:
-            proc = subprocess.run([node, ENGINE], input=self._request(task_vars).encode('utf-8'),
+            request = self._request(task_vars)
+        except _CallInputError as err:
+            return dict(result, failed=True, msg=str(err))
+        try:
+            proc = subprocess.run([node, ENGINE], input=request.encode('utf-8'),
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
         except OSError as err:
             return dict(result, failed=True, msg='job_store: cannot run %s: %s. %s' % (node, err, NODE_HELP))

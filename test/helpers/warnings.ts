@@ -1,0 +1,16 @@
+/**
+ * What ansible may warn about in the tests: the one list of warnings that a test provokes on
+ * purpose. Every ansible-playbook run of the tests is checked against it (helpers/ansible.ts
+ * playbook(), test/integration/probe/run.sh): no [DEPRECATION WARNING] on any line, and no
+ * [WARNING] that is not listed here.
+ */
+export const ALLOWED_WARNINGS: { pattern: RegExp; why: string }[] = [
+  { pattern: /job_store: the default filesystem store .* lives inside this AWX\/AAP job/, why: "the AWX default-store warning (awx_job_id set on purpose)" },
+  { pattern: /ignores If-None-Match|allow_unsafe_writes/, why: "an S3 server that ignores conditional writes, marked unsafe on purpose" },
+];
+
+/** The [WARNING] and [DEPRECATION WARNING] lines of an ansible run that are not allowed. */
+export function unexpectedWarnings(out: string): string[] {
+  const lines = out.split("\n").filter((l) => /^\s*\[(DEPRECATION )?WARNING\]/.test(l));
+  return lines.filter((l) => l.includes("[DEPRECATION WARNING]") || !ALLOWED_WARNINGS.some((w) => w.pattern.test(l)));
+}
