@@ -25,7 +25,11 @@ test("the built tarball carries the engine bundle and works once installed", asy
   assert.ok(!listing.some((f) => f.includes(".ansible_async_state")), "no state in the tarball");
 
   const installed = tempDir("pkg-install");
-  const inst = await run("ansible-galaxy", ["collection", "install", path.join(out, tarball), "-p", installed]);
+  // Only the empty path is configured: ansible-galaxy 2.21 skips an install whose collection it
+  // already sees on the configured paths (here: the source tree).
+  const inst = await run("ansible-galaxy", ["collection", "install", path.join(out, tarball), "-p", installed], {
+    env: { ANSIBLE_COLLECTIONS_PATH: installed },
+  });
   assert.equal(inst.code, 0, inst.out);
   const doc = await run("ansible-doc", ["rstyczynski.ansible.job_store"], { env: { ANSIBLE_COLLECTIONS_PATH: installed } });
   assert.match(doc.stdout, new RegExp(`${installed}/ansible_collections/rstyczynski/ansible/plugins/modules/job_store.yml`));
