@@ -13,7 +13,6 @@ shows that the race window was really hit.
 
 Usage: python3 race_probe.py [ROUNDS]      exit 0 on success
 """
-import importlib.util
 import json
 import os
 import random
@@ -26,9 +25,7 @@ import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, '..', '..', '..'))
-MODULE_PATH = os.path.join(
-    ROOT, 'ansible_collection', 'collections', 'ansible_collections', 'rstyczynski',
-    'ansible', 'plugins', 'modules', 'async_job_probe.py')
+COLLECTIONS = os.path.join(ROOT, 'ansible_collection', 'collections')
 
 CHILD = r'''
 import json, os, sys, time
@@ -45,16 +42,13 @@ os._exit(0)
 
 
 def load_probe():
-    try:
-        import ansible.module_utils.basic  # noqa: F401
-    except ImportError:
-        for name in ('ansible', 'ansible.module_utils', 'ansible.module_utils.basic'):
-            sys.modules.setdefault(name, types.ModuleType(name))
-        sys.modules['ansible.module_utils.basic'].AnsibleModule = None
-    spec = importlib.util.spec_from_file_location('async_job_probe', MODULE_PATH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    """The probe's module_utils, imported by the names the module imports them with."""
+    sys.path.insert(0, COLLECTIONS)
+    from ansible_collections.rstyczynski.ansible.plugins.module_utils import _probe, _probe_jobfile, _probe_proc
+    return types.SimpleNamespace(
+        Probe=_probe.Probe, read_job_file=_probe_jobfile.read_job_file,
+        scan_processes=_probe_proc.scan_processes, match_processes=_probe_proc.match_processes,
+        own_tree=_probe_proc.own_tree, is_alive_state=_probe_proc.is_alive_state)
 
 
 def params(**kw):
