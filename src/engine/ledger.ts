@@ -99,6 +99,13 @@ export function newRecord(id: Identity, attempt: number, origin: Origin, fields:
 }
 
 /** Applies a patch under the state machine. Returns undefined when nothing changes. */
+/** True when `next` differs from `prev` in nothing but its check and write times. */
+export function onlyCheckedAtMoved(prev: JobRecord, next: JobRecord): boolean {
+  const { checked_at: _a, updated_at: _b, ...a } = prev;
+  const { checked_at: _c, updated_at: _d, ...b } = next;
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
 export function applyPatch(rec: JobRecord, patch: Patch | undefined, now = nowIso()): JobRecord | undefined {
   if (!patch) return undefined;
   const to: Status = patch.status ?? rec.status;
@@ -118,9 +125,7 @@ export function applyPatch(rec: JobRecord, patch: Patch | undefined, now = nowIs
   }
   const next: JobRecord = { ...rec, ...patch, status: to };
   if (isTerminal(to)) next.finished_at = now;
-  const { checked_at: _a, updated_at: _b, ...restNext } = next;
-  const { checked_at: _c, updated_at: _d, ...restPrev } = rec;
-  if (JSON.stringify(restNext) === JSON.stringify(restPrev) && next.checked_at === rec.checked_at) return undefined;
+  if (onlyCheckedAtMoved(rec, next) && next.checked_at === rec.checked_at) return undefined;
   next.updated_at = now;
   return next;
 }
@@ -278,7 +283,9 @@ export class Ledger {
       try {
         await this.store.update(keys.head(id), next, head.entry.version);
         if (next.jid && next.jid !== head.record.jid) await this.indexJid(next);
-        return { record: next, changed: true };
+        // A check that only refreshes checked_at is written, but changes nothing a user sees
+        // (Ansible's `changed`, and so Molecule's idempotence, stay false for it).
+        return { record: next, changed: !onlyCheckedAtMoved(head.record, next) };
       } catch (err) {
         if (!isCode(err, "conflict")) throw err;
         await sleep(5 + Math.random() * 20);

@@ -89,6 +89,19 @@ describe("job_store engine bundle", () => {
     assert.deepEqual(call(req({ op: "load", store, name: "race" })).hosts.h1.job, head);
   });
 
+  test("a check that finds nothing new refreshes checked_at but reports unchanged (idempotent resumes)", () => {
+    const store = path.join(tempDir("brt"), "state");
+    const launch = { ansible_job_id: "j77.1", started: 1, finished: 0, results_file: "/root/.ansible_async/j77.1" };
+    assert.equal(call(req({ op: "save", store, name: "idem" }, { h1: { result: launch } })).hosts.h1.changed, true);
+    const running = { state: "running", jid: "j77.1", results_file: "/root/.ansible_async/j77.1", session_id: 41 };
+    const first = call(req({ op: "update", store, name: "idem" }, { h1: { probe: running } })).hosts.h1;
+    const second = call(req({ op: "update", store, name: "idem" }, { h1: { probe: running } })).hosts.h1;
+    assert.equal(second.changed, false, JSON.stringify(second));
+    assert.equal(second.job.status, "running");
+    assert.ok(second.job.checked_at >= first.job.checked_at, "the check time is still written");
+    assert.deepEqual(call(req({ op: "load", store, name: "idem" })).hosts.h1.job, second.job);
+  });
+
   test("a launch is recorded only on the attempt whose claim token it carries", () => {
     const store = path.join(tempDir("brt"), "state");
     const claim = call(req({ op: "save", claim: true, store, name: "tok" })).hosts.h1.job;
