@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { COLL, heads, playbook, run, tempDir } from "../helpers/ansible.js";
 
-test("the built tarball carries the engine bundle and works once installed", async () => {
+test("the built tarball carries the engine bundle, its notices and licences, and works once installed", async () => {
   const out = tempDir("pkg");
   const build = await run("ansible-galaxy", ["collection", "build", COLL, "--output-path", out, "--force"]);
   assert.equal(build.code, 0, build.out);
@@ -13,7 +13,13 @@ test("the built tarball carries the engine bundle and works once installed", asy
   assert.match(tarball, /^rstyczynski-ansible-\d+\.\d+\.\d+\.tar\.gz$/);
   const listing = (await run("tar", ["-tzf", path.join(out, tarball)])).stdout.split("\n");
   for (const f of [
-    "engine/job_store_engine.cjs",
+    "plugins/plugin_utils/_engine/job_store_engine.cjs",
+    "plugins/plugin_utils/_engine/ansible-jobs.cjs",
+    "plugins/plugin_utils/_engine/THIRD_PARTY_NOTICES.txt",
+    "COPYING",
+    "LICENSES/GPL-3.0-or-later.txt",
+    "meta/execution-environment.yml",
+    "bindep.txt",
     "plugins/action/job_store.py",
     "plugins/modules/job_store.yml",
     "plugins/modules/async_job_probe.py",
@@ -23,6 +29,7 @@ test("the built tarball carries the engine bundle and works once installed", asy
     assert.ok(listing.includes(f), `${f} in the tarball`);
   }
   assert.ok(!listing.some((f) => f.includes(".ansible_async_state")), "no state in the tarball");
+  assert.ok(!listing.some((f) => f.startsWith("engine/")), "nothing in the old engine/ folder (outside plugins/)");
 
   const installed = tempDir("pkg-install");
   // Only the empty path is configured: ansible-galaxy 2.21 skips an install whose collection it
@@ -33,6 +40,11 @@ test("the built tarball carries the engine bundle and works once installed", asy
   assert.equal(inst.code, 0, inst.out);
   const doc = await run("ansible-doc", ["rstyczynski.ansible.job_store"], { env: { ANSIBLE_COLLECTIONS_PATH: installed } });
   assert.match(doc.stdout, new RegExp(`${installed}/ansible_collections/rstyczynski/ansible/plugins/modules/job_store.yml`));
+  // plugin_utils/_engine/ holds programs, not plugins: ansible-doc lists the two modules only.
+  const list = await run("ansible-doc", ["-l", "rstyczynski.ansible"], { env: { ANSIBLE_COLLECTIONS_PATH: installed } });
+  assert.equal(list.code, 0, list.out);
+  const names = list.stdout.split("\n").filter(Boolean).map((l) => l.split(/\s+/)[0]).sort();
+  assert.deepEqual(names, ["rstyczynski.ansible.async_job_probe", "rstyczynski.ansible.job_store"], list.out);
 
   const store = path.join(tempDir("pkg-store"), "state");
   const pb = path.join(import.meta.dirname, "job_store", "save.yml");

@@ -1,6 +1,9 @@
 # -*- coding: utf-8 -*-
-# Copyright: rstyczynski.ansible contributors
-# MIT License
+
+# Copyright: (c) 2025, rstyczynski.ansible contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Action plugin for rstyczynski.ansible.job_store: a thin bridge, no logic of its own.
 
 It collects what only an action plugin can see (the playbook path, the play's name and
@@ -21,11 +24,15 @@ from ansible.parsing.mod_args import ModuleArgsParser
 from ansible.parsing.ajson import AnsibleJSONEncoder
 from ansible.plugins.action import ActionBase
 
-ENGINE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                      'engine', 'job_store_engine.cjs')
+# The bundle lives under plugins/ (a collection's callable code may not depend on files outside
+# meta/, plugins/, roles/, playbooks/), in plugin_utils/_engine/, which ansible-doc does not list.
+ENGINE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                      'plugin_utils', '_engine', 'job_store_engine.cjs')
 
 NODE_HELP = ("Install Node.js 18 or later on the controller (Debian/Ubuntu: apt-get install nodejs; "
-             "AWX/AAP execution environment: add 'RUN dnf install -y nodejs' to additional_build_steps) "
+             "AWX/AAP execution environment: ansible-builder installs nodejs from this collection's bindep.txt, "
+             "and on EL9, whose default nodejs is 16, 'RUN dnf module enable -y nodejs:22' (microdnf on minimal "
+             "images) in additional_build_steps.prepend_base makes it 22) "
              "or point ansible_node_interpreter at a node binary.")
 
 # Play-level magic variables: the same for every host of the play, never taken from another host.
@@ -97,8 +104,8 @@ class ActionModule(ActionBase):
         except Exception as err:  # pylint: disable=broad-except
             # Never fall back to this host's arguments for every host: fail the whole call, loudly.
             raise _CallInputError('job_store: cannot read this task\'s arguments to template them for each '
-                                    'served host (%s); run it without run_once, or pass hosts=[...] explicitly '
-                                    'with per-host values set through vars' % err)
+                                  'served host (%s); run it without run_once, or pass hosts=[...] explicitly '
+                                  'with per-host values set through vars' % err)
 
     def _template_for(self, raw, host_vars, host, omit):
         """`raw` templated with one host's vars, option by option, so that a failure names the option."""
@@ -177,8 +184,9 @@ class ActionModule(ActionBase):
         if not node:
             return dict(result, failed=True, msg='job_store: node was not found on the controller. ' + NODE_HELP)
         if not os.path.exists(ENGINE):
-            return dict(result, failed=True, msg='job_store: the engine bundle %s is missing; build the collection '
-                        '(make build) or install a released collection tarball' % ENGINE)
+            return dict(result, failed=True, msg='job_store: the engine bundle %s is missing; in a source checkout, '
+                        'build it (make build, or node scripts/build.mjs), or install a collection tarball built '
+                        'after that (make collection)' % ENGINE)
         try:
             request = self._request(task_vars)
         except _CallInputError as err:
