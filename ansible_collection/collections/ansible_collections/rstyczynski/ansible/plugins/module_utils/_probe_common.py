@@ -44,9 +44,10 @@ def to_flag(value):
     """A 1/0, true/false field of a job file -> True/False; anything else -> None.
 
     The words are Ansible's own booleans (yes/no, true/false, on/off, y/n, t/f, 1/0, any
-    case, surrounding blanks ignored). The job file is read leniently on top of that, as
-    docs/crash-detection.md says: any other number is its truth value (2 is true), an empty
-    or blank string is false, and an unrecognised value is None (not known), never an error.
+    case, surrounding blanks ignored). On top of that the job file is read leniently (its
+    started/finished fields may be 1/0 or true/false, see docs/crash-detection.md): any other
+    number is its truth value (2 is true), an empty or blank string is false, and an
+    unrecognised value is None (not known), never an error.
     """
     if isinstance(value, bool):
         return value
