@@ -3,6 +3,9 @@
 #   make test          lint + every test on the newest ansible-core line (unit, store conformance,
 #                      real ansible-playbook runs on podman hosts)
 #   make test-compat   the compatibility subset on every other supported line
+#   make sanity        ansible-test sanity (--venv) on the collection, on the chosen line
+#   make units         ansible-test units (the probe's Python tests), on the chosen line
+#   make molecule      every Molecule scenario (extensions/molecule/), on the chosen line
 #   make bench         benchmarks against the native-Ansible baseline
 # Every target installs what it needs (apt, npm ci, pinned PyPI venvs under .cache/venv, the
 # podman target image) idempotently.
@@ -26,6 +29,7 @@ endif
 ANSIBLE_BIN := $(if $(filter 2.14,$(ANSIBLE)),/usr/bin,$(CURDIR)/$(VENVS)/ansible-$(ANSIBLE)/bin)
 ANSIBLE_DEP := $(if $(filter 2.14,$(ANSIBLE)),$(STAMPS)/apt,$(VENVS)/ansible-$(ANSIBLE)/.lrt-stamp)
 TOOLS_BIN := $(CURDIR)/$(VENVS)/tools/bin
+MOLECULE := $(CURDIR)/$(VENVS)/molecule/bin/molecule
 export PATH := $(ANSIBLE_BIN):$(PATH)
 export LRT_ANSIBLE_LINE := $(ANSIBLE)
 export LRT_ANSIBLE_PYTHON := $(ANSIBLE_BIN)/python3
@@ -42,9 +46,12 @@ tests = $(shell find $(1) -name '*.test.ts' 2>/dev/null | sort)
 # crash, install from the built tarball).
 COMPAT_TESTS := test/integration/job_store.test.ts test/integration/flow.test.ts \
   test/integration/roles.test.ts test/integration/package.test.ts
-TS_SOURCES := $(shell find src -name '*.ts') package-lock.json scripts/build.mjs
+# Molecule scenarios: the newest line runs the first, 2.19 the others (Molecule 26 needs 2.16+).
+MOLECULE_NEWEST := long_running_task
+MOLECULE_COMPAT := crash save_load
+TS_SOURCES := $(shell find src -name '*.ts') package-lock.json scripts/build.mjs $(wildcard scripts/licenses/*.txt)
 
-.PHONY: all deps build image lint test test-unit test-compat test-compat-line demo bench collection clean
+.PHONY: all deps build image lint sanity units molecule test test-unit test-compat test-compat-line demo bench collection clean
 
 all: build
 
@@ -76,12 +83,28 @@ image: deps
 lint: deps build $(VENVS)/tools/.lrt-stamp
 	npx tsc --noEmit
 	npx biome lint --error-on-warnings src test bench scripts/build.mjs
-	$(TOOLS_BIN)/yamllint -s ansible_collection test
+	$(TOOLS_BIN)/yamllint -s ansible_collection test docs/execution-environment.yml
 	cd $(COLL) && PATH=$(TOOLS_BIN):$$PATH ansible-lint --offline --profile production -q
+	cd $(COLL) && PATH=$(TOOLS_BIN):$$PATH antsibull-changelog lint
+	cd $(COLL) && PATH=$(TOOLS_BIN):$$PATH antsibull-docs lint-collection-docs --plugin-docs .
 
-test: deps build image lint
-	@echo "make test: ansible-core $$(ansible --version | head -n1)"
+# The ecosystem's own gates. ansible-test works on the collection tree (the bundles are build
+# output it does not see; the tarball test covers them).
+sanity: deps
+	scripts/ansible-test.sh sanity
+
+units: deps
+	scripts/ansible-test.sh units
+
+molecule-%: deps build image $(VENVS)/molecule/.lrt-stamp
+	cd $(COLL) && ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 $(MOLECULE) test -s $*
+
+molecule: $(addprefix molecule-,$(MOLECULE_NEWEST) $(MOLECULE_COMPAT))
+
+test: deps build image lint sanity units
+	@echo "make test: $$(ansible --version | head -n1)"
 	$(NODE_TEST) $(call tests,test/unit test/conformance test/cli test/integration)
+	$(MAKE) --no-print-directory $(addprefix molecule-,$(MOLECULE_NEWEST))
 
 # Without ANSIBLE= on the command line: every line but the newest, one after the other.
 ifeq ($(origin ANSIBLE),command line)
@@ -91,9 +114,14 @@ test-compat:
 	@for line in $(COMPAT_LINES); do $(MAKE) --no-print-directory test-compat-line ANSIBLE=$$line || exit 1; done
 endif
 
+# 2.19 also runs sanity and the other Molecule scenarios; 2.14 (Debian's) runs the subset and the
+# Python-floor check of the probe (ansible-test 2.14's compile test on Python 3.6).
 test-compat-line: deps build image
-	@echo "make test-compat: ansible-core $$(ansible --version | head -n1)"
+	@echo "make test-compat: $$(ansible --version | head -n1)"
 	$(NODE_TEST) $(COMPAT_TESTS)
+ifeq ($(ANSIBLE),2.19)
+	$(MAKE) --no-print-directory sanity $(addprefix molecule-,$(MOLECULE_COMPAT))
+endif
 
 test-unit: deps build
 	$(NODE_TEST) $(call tests,test/unit test/conformance)
@@ -109,4 +137,4 @@ collection: build
 	ansible-galaxy collection build $(COLL) --output-path .cache/collection --force
 
 clean:
-	rm -rf dist .cache/stamps .cache/collection $(COLL)/engine
+	rm -rf dist .cache/stamps .cache/collection $(COLL)/plugins/plugin_utils/_engine $(COLL)/engine

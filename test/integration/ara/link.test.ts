@@ -14,6 +14,7 @@ import { promisify } from "node:util";
 import { Ledger } from "../../../src/engine/ledger.js";
 import { makeAraStore } from "../../../src/stores/ara.js";
 import { type AraServer, PYTHON, araApi, startAra } from "../../helpers/ara.js";
+import { unexpectedWarnings } from "../../helpers/warnings.js";
 
 const run = promisify(execFile);
 
@@ -37,10 +38,12 @@ describe("ara store: job records linked to the run's playbook", () => {
   async function runPlaybook(playName: string): Promise<{ uuid: string; playbook: number; file: string }> {
     const file = path.join(dir, `${playName.replace(/\W+/g, "_")}.yml`);
     writeFileSync(file, `- name: ${playName}\n  hosts: localhost\n  gather_facts: false\n  tasks:\n    - ansible.builtin.debug:\n        msg: hello\n`);
-    await run("ansible-playbook", ["-i", "localhost,", "-c", "local", file], {
+    const r = await run("ansible-playbook", ["-i", "localhost,", "-c", "local", file], {
       env: { ...server.env, ANSIBLE_CALLBACK_PLUGINS: callbacks, ANSIBLE_NOCOLOR: "1" },
       timeout: 120_000,
     });
+    // Ara's own callback on this ansible-core line: no deprecation, no warning.
+    assert.deepEqual(unexpectedWarnings(r.stdout + r.stderr), [], r.stdout + r.stderr);
     const res = await araApi(server, "GET", `plays?name=${encodeURIComponent(playName)}`);
     const play = (res.body as { results: { uuid: string; playbook: number; name: string }[] }).results.find((p) => p.name === playName);
     assert.ok(play, `Ara's callback recorded the play "${playName}"`);

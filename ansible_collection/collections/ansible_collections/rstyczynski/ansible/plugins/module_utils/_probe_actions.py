@@ -147,7 +147,8 @@ def cancel(probe, out):
         set_finished(out, info, parsed, probe.p['max_output'])
         return out
 
-    marker = {'failed': 1, 'finished': 1, 'cancelled': 1, 'msg': CANCEL_MSG}
+    # Booleans where Ansible expects them: 2.19+ warn when async_status returns an int 'failed'.
+    marker = {'failed': True, 'finished': 1, 'cancelled': True, 'msg': CANCEL_MSG}
     if out['jid']:
         marker['ansible_job_id'] = out['jid']
     if path and os.path.isdir(os.path.dirname(path)):
