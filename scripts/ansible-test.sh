@@ -30,7 +30,9 @@ mkdir -p "$cache"
 for v in $pip_versions; do
   standin=$cache/get_pip_${v//./_}.py
   wheel=$cache/pip-$v-py3-none-any.whl
-  [[ -f $wheel ]] || python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary :all: -d "$cache" "pip==$v"
+  # Any Python with pip downloads the wheel (Debian's python3 of the 2.14 line may have none).
+  [[ -f $wheel ]] || "$repo/.cache/venv/servers/bin/python" -m pip download --quiet --disable-pip-version-check \
+    --no-deps --only-binary :all: -d "$cache" "pip==$v"
   cmp -s "$repo/scripts/get_pip_standin.py" "$standin" 2>/dev/null || cp "$repo/scripts/get_pip_standin.py" "$standin"
 done
 
