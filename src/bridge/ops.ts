@@ -4,6 +4,7 @@
  * fails the others.
  */
 import { type AnyResult, type Evidence, aboutThisAttempt, probedJid } from "../engine/classify.js";
+import { now, nowIso } from "../engine/clock.js";
 import { JobsError, describe, invalid } from "../engine/errors.js";
 import type { Identity, Ledger, Origin } from "../engine/ledger.js";
 import { parseDuration } from "../engine/options.js";
@@ -215,7 +216,7 @@ export class Operations {
     } else if (this.args.status) {
       r = await this.ledger.setStatus(id, this.args.status, this.args.message, head);
     } else if (this.args.cleaned) {
-      r = await this.ledger.mutate(id, head.record.id, () => ({ cleaned_at: new Date().toISOString() }), head);
+      r = await this.ledger.mutate(id, head.record.id, () => ({ cleaned_at: nowIso() }), head);
     } else {
       throw invalid("result", "update needs one of result, result_var, probe, probe_var, status or cleaned");
     }
@@ -238,7 +239,7 @@ export class Operations {
     if (this.args.name) f.name = this.args.name;
     if (this.args.statuses?.length) f.status = this.args.statuses;
     if (this.args.playbook) f.playbook = this.args.playbook;
-    if (this.args.older_than) f.updatedBefore = new Date(Date.now() - parseDuration(this.args.older_than, "older_than") * 1000);
+    if (this.args.older_than) f.updatedBefore = new Date(now() - parseDuration(this.args.older_than, "older_than") * 1000);
     return f;
   }
 

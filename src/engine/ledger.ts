@@ -11,9 +11,10 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Entry, Key, RecordFilter, Store } from "../stores/types.js";
+import { nowIso, sleep } from "./clock.js";
 import { type AnyResult, type Evidence, type ObserveOptions, type Patch, classifyLaunch, classifyProbe } from "./classify.js";
 import { JobsError, invalid, isCode } from "./errors.js";
-import { type JobRecord, SCHEMA_VERSION, nowIso, validateRecord } from "./record.js";
+import { type JobRecord, SCHEMA_VERSION, validateRecord } from "./record.js";
 import { type Status, canTransition, isTerminal } from "./status.js";
 
 export interface Identity {
@@ -55,10 +56,6 @@ export const keys = {
   history: (id: Identity, attempt: number): Key => ["history", id.namespace, id.host, id.name, String(attempt).padStart(6, "0")],
   jid: (namespace: string, host: string, jid: string): Key => ["jids", namespace, host, jid],
 };
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 export function newClaimToken(): string {
   return randomBytes(16).toString("hex");

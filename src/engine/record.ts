@@ -4,6 +4,7 @@
  */
 import { FormatRegistry, type Static, Type as T } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { nowDate } from "./clock.js";
 import { JobsError } from "./errors.js";
 import { STATUSES } from "./status.js";
 
@@ -109,6 +110,6 @@ export function tail(s: string, max: number): { text: string; cut: boolean } {
   return { text: s.slice(s.length - max), cut: true };
 }
 
-export function nowIso(d: Date = new Date()): string {
+export function nowIso(d: Date = nowDate()): string {
   return d.toISOString();
 }

@@ -11,6 +11,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { now, nowDate, sleep } from "../engine/clock.js";
 import { JobsError } from "../engine/errors.js";
 import { decodeSegment, encodeKey } from "./encode.js";
 import type { Capabilities, Entry, Key, ListResult, RecordFilter, Store } from "./types.js";
@@ -64,10 +65,6 @@ function lazyEntry(key: Key, where: string, value: unknown, source: string | Buf
 
 function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException)?.code;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 export class FilesystemStore implements Store {
@@ -177,13 +174,13 @@ export class FilesystemStore implements Store {
       fs.rmSync(tmp, { force: true });
     }
     this.fsyncDir(dir);
-    return { key, where: file, value, version: versionOf(bytes), modified: new Date() };
+    return { key, where: file, value, version: versionOf(bytes), modified: nowDate() };
   }
 
   /** Runs `fn` holding the document's lock file. */
   private async withLock<R>(file: string, fn: () => R): Promise<R> {
     const lock = `${file}.lock`;
-    const deadline = Date.now() + LOCK_WAIT_MS;
+    const deadline = now() + LOCK_WAIT_MS;
     let delay = 2;
     for (;;) {
       try {
@@ -196,7 +193,7 @@ export class FilesystemStore implements Store {
         else if (errno(err) !== "EEXIST") throw this.ioError(lock, err, "lock");
         else this.breakStaleLock(lock);
       }
-      if (Date.now() > deadline) {
+      if (now() > deadline) {
         throw new JobsError("store_unavailable", `filesystem store: ${lock} is held by another writer for over ${LOCK_WAIT_MS / 1000}s`);
       }
       await sleep(delay + Math.random() * delay);
@@ -211,7 +208,7 @@ export class FilesystemStore implements Store {
 
   private breakStaleLock(lock: string): void {
     try {
-      const age = Date.now() - fs.statSync(lock).mtimeMs;
+      const age = now() - fs.statSync(lock).mtimeMs;
       if (age < LOCK_STALE_MS) return;
       const aside = `${lock}.stale.${randomBytes(4).toString("hex")}`;
       fs.renameSync(lock, aside); // only one breaker wins the rename
@@ -237,7 +234,7 @@ export class FilesystemStore implements Store {
         throw this.ioError(file, err, "replace");
       }
       this.fsyncDir(dir);
-      return { key, where: file, value, version: versionOf(bytes), modified: new Date() };
+      return { key, where: file, value, version: versionOf(bytes), modified: nowDate() };
     });
   }
 

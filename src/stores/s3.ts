@@ -18,6 +18,7 @@
  * allow_unsafe_writes is set: then the capabilities say so, a warning is given, and writes
  * fall back to read-check-write (a race window remains).
  */
+import { sleep } from "../engine/clock.js";
 import { randomBytes } from "node:crypto";
 import { JobsError } from "../engine/errors.js";
 import { S3Client, type S3Response } from "./s3/client.js";
@@ -47,7 +48,6 @@ export interface ConditionalSupport {
 /** Probe results per endpoint, bucket and prefix: once per process. */
 const probes = new Map<string, Promise<ConditionalSupport>>();
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function header(res: S3Response, name: string): string | undefined {
   const v = res.headers[name];

@@ -11,6 +11,7 @@
  * - `ara playbook prune` deletes playbooks by their `started` date: the store moves the
  *   ledger's `started` to the server's "now" once a day while the ledger is used.
  */
+import { nowDate, sleep } from "../../engine/clock.js";
 import { hostname } from "node:os";
 import type { AraClient } from "./http.js";
 
@@ -28,9 +29,6 @@ export interface LedgerBook {
 export const ledgerPath = (name: string): string => `ansible-jobs://ledger/${name}`;
 export const ledgerLabel = (name: string): string => `ansible-jobs-ledger:${name}`;
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 interface PlaybookRow {
   id: number;
@@ -121,7 +119,7 @@ export async function discoverLedger(client: AraClient, name: string, create: bo
     }
   }
   let chosen = books[0]!;
-  const serverNow = (date ?? new Date()).getTime();
+  const serverNow = (date ?? nowDate()).getTime();
   const age = serverNow - chosen.created.getTime();
   if (age < SETTLE_MS) {
     // A younger ledger may still be joined by an older one that another controller created at
@@ -133,7 +131,7 @@ export async function discoverLedger(client: AraClient, name: string, create: bo
   for (const b of books) {
     if (b.id === chosen.id) continue;
     const mine = b.id === createdId;
-    const old = (date ?? new Date()).getTime() - b.created.getTime() > DUPLICATE_GRACE_MS;
+    const old = (date ?? nowDate()).getTime() - b.created.getTime() > DUPLICATE_GRACE_MS;
     if (mine || old) await dropIfEmpty(client, b.id);
   }
   await refreshStarted(client, chosen, date);

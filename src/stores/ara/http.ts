@@ -8,6 +8,7 @@
  * - Idempotent GETs are retried on connection errors and 502/503/504; other requests are
  *   returned to the caller, which knows whether a retry is safe.
  */
+import { sleep } from "../../engine/clock.js";
 import { JobsError } from "../../engine/errors.js";
 
 export interface Credentials {
@@ -37,9 +38,6 @@ export function isTransient(err: unknown): boolean {
   return typeof err === "object" && err !== null && transientErrors.has(err);
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 function isTimeout(err: unknown): boolean {
   const e = err as { name?: string; cause?: { name?: string } };

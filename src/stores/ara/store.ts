@@ -19,6 +19,7 @@
  * list() reads the keys of the whole ledger (1000 per request) and the values of the
  * documents under the prefix. now() is the HTTP Date header; `modified` is Ara's `updated`.
  */
+import { now, sleep } from "../../engine/clock.js";
 import { randomBytes } from "node:crypto";
 import { mapLimit } from "../../engine/limit.js";
 import { JobsError, isCode } from "../../engine/errors.js";
@@ -87,9 +88,6 @@ export interface AraStoreConfig {
   context?: AraContext;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -180,7 +178,7 @@ export class AraStore implements Store {
     for (const n of d.notices) this.notice(n);
     if (d.book) {
       this.book = d.book;
-      this.lastAlive = Date.now();
+      this.lastAlive = now();
     }
     return d.book;
   }
@@ -201,11 +199,11 @@ export class AraStore implements Store {
 
   /** Throws when the ledger playbook is gone: an absent record then means nothing. */
   private async checkAlive(book: LedgerBook, force = false): Promise<void> {
-    if (!force && Date.now() - this.lastAlive < ALIVE_CHECK_MS) return;
+    if (!force && now() - this.lastAlive < ALIVE_CHECK_MS) return;
     const res = await this.client.request("GET", `playbooks/${book.id}`);
     if (res.status === 404) throw this.markVanished(book);
     if (res.status !== 200) throw this.client.statusError("GET", `playbooks/${book.id}`, res);
-    this.lastAlive = Date.now();
+    this.lastAlive = now();
   }
 
   // ---- records -------------------------------------------------------------------------

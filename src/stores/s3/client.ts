@@ -10,6 +10,7 @@
  *
  * Everything heavy is imported on first use, so opening the store costs nothing.
  */
+import { now, sleep } from "../../engine/clock.js";
 import type * as http from "node:http";
 import { JobsError } from "../../engine/errors.js";
 import { endpointLabel, type S3Config } from "./config.js";
@@ -46,7 +47,6 @@ class TransportError extends Error {
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function describeNetError(err: NodeJS.ErrnoException, c: S3Config): TransportError {
   const code = err.code;
@@ -83,7 +83,7 @@ function envCredentials(profile: string | undefined): Credentials | undefined {
   const e = process.env;
   if (profile || e.AWS_PROFILE || !e.AWS_ACCESS_KEY_ID || !e.AWS_SECRET_ACCESS_KEY) return undefined;
   const expiry = e.AWS_CREDENTIAL_EXPIRATION ? Date.parse(e.AWS_CREDENTIAL_EXPIRATION) : Number.NaN;
-  if (!Number.isNaN(expiry) && expiry <= Date.now()) return undefined; // let the chain say why
+  if (!Number.isNaN(expiry) && expiry <= now()) return undefined; // let the chain say why
   // AWS_SECURITY_TOKEN: boto's older name for the session token, still set by some tools.
   const sessionToken = e.AWS_SESSION_TOKEN || e.AWS_SECURITY_TOKEN || undefined;
   return { accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY, sessionToken };
@@ -180,7 +180,7 @@ export class S3Client {
       if (res.code === "RequestTimeTooSkewed" && !skewFixed) {
         const server = Date.parse(String(res.headers.date ?? ""));
         if (!Number.isNaN(server)) {
-          this.clockOffsetMs = server - Date.now();
+          this.clockOffsetMs = server - now();
           skewFixed = true;
           attempt--;
           continue;
@@ -257,7 +257,7 @@ export class S3Client {
       headers,
       body: req.body,
       region: c.region,
-      date: new Date(Date.now() + this.clockOffsetMs),
+      date: new Date(now() + this.clockOffsetMs),
       credentials,
     });
     const qs = Object.entries(query)
