@@ -1,6 +1,6 @@
 /**
- * Options of rstyczynski.ansible.job_store. The sidecar documentation
- * (plugins/modules/job_store.yml) must list the same options; a unit test checks it.
+ * Options of rstyczynski.ansible.job_store. The module documentation
+ * (plugins/modules/job_store.py, docs only) must list the same options; a unit test checks it.
  */
 import type { Spec } from "../engine/options.js";
 import { STATUSES } from "../engine/status.js";

@@ -102,6 +102,28 @@ export class FilesystemStore implements Store {
     return new JobsError("store_unavailable", `filesystem store: cannot ${doing} ${file}: ${reason}`, { cause: err });
   }
 
+  /**
+   * The error for a path under the root that a directory was expected at (ENOTDIR): the first
+   * component that exists and is not a directory, the root itself included. A store whose root
+   * is a regular file is broken, never empty.
+   */
+  private notADirectory(target: string): JobsError {
+    const parts = path.relative(this.root, target).split(path.sep).filter((p) => p && p !== ".");
+    for (let i = 0, p = this.root; i <= parts.length; p = path.join(p, parts[i] ?? ""), i++) {
+      let st: fs.Stats | undefined;
+      try {
+        st = fs.statSync(p);
+      } catch {
+        break;
+      }
+      if (!st.isDirectory()) {
+        const what = p === this.root ? `filesystem store ${this.root} is not a directory` : `filesystem store ${this.root}: ${p} is not a directory`;
+        return new JobsError("store_unavailable", what);
+      }
+    }
+    return new JobsError("store_unavailable", `filesystem store ${this.root}: ${target} is not a directory`);
+  }
+
   private mkdirs(dir: string): void {
     try {
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -147,7 +169,8 @@ export class FilesystemStore implements Store {
       mtime = fs.fstatSync(fd).mtime;
       bytes = fs.readFileSync(fd);
     } catch (err) {
-      if (errno(err) === "ENOENT" || errno(err) === "ENOTDIR") return undefined;
+      if (errno(err) === "ENOENT") return undefined;
+      if (errno(err) === "ENOTDIR") throw this.notADirectory(path.dirname(file));
       throw this.ioError(file, err, "read");
     } finally {
       if (fd !== undefined) fs.closeSync(fd);
@@ -276,7 +299,8 @@ export class FilesystemStore implements Store {
       try {
         items = fs.readdirSync(d, { withFileTypes: true });
       } catch (err) {
-        if (errno(err) === "ENOENT" || errno(err) === "ENOTDIR") return;
+        if (errno(err) === "ENOENT") return;
+        if (errno(err) === "ENOTDIR") throw this.notADirectory(d);
         throw this.ioError(d, err, "list");
       }
       for (const it of items) {
@@ -300,16 +324,19 @@ export class FilesystemStore implements Store {
     return result;
   }
 
+  /**
+   * The store's clock: the mtime of a write to one fixed file, `.clock` in the root. One file for
+   * every caller, rewritten each time, so a writer killed here leaves nothing behind (a file per
+   * call did: `.clock.<random>` litter after kill -9). Writing data always moves the mtime.
+   */
   async now(): Promise<Date> {
     this.mkdirs(this.root);
-    const probe = path.join(this.root, `.clock.${randomBytes(6).toString("hex")}`);
+    const probe = path.join(this.root, ".clock");
     try {
-      fs.writeFileSync(probe, "", { mode: 0o600 });
+      fs.writeFileSync(probe, "store clock\n", { mode: 0o600 });
       return fs.statSync(probe).mtime;
     } catch (err) {
       throw this.ioError(this.root, err, "write to");
-    } finally {
-      fs.rmSync(probe, { force: true });
     }
   }
 }

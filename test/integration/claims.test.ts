@@ -9,23 +9,19 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { REPO, heads, playbook, tempDir } from "../helpers/ansible.js";
+import { REPO, tempDir } from "../helpers/ansible.js";
+import { roleRunner } from "../helpers/roles.js";
 import { type Hosts, countProcs, podmanHosts } from "../helpers/hosts.js";
 
-const DIR = path.join(import.meta.dirname, "roles");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("exactly-once start and adoption: claims under races, on podman hosts", () => {
   let hosts: Hosts;
   let store: string;
-  const lrt = (vars: Record<string, unknown>, opts: { cwd?: string; args?: string[]; inventory?: string } = {}) =>
-    playbook(path.join(DIR, "lrt.yml"), {
-      inventory: opts.inventory ?? hosts.inventory,
-      extraVars: { long_running_task_store: store, ...vars },
-      cwd: opts.cwd,
-      args: opts.args,
-    });
-  const rec = (name: string, host: string) => heads(store).find((r) => r.name === name && r.host === host);
+  const { lrt, rec } = roleRunner(
+    () => hosts.inventory,
+    () => store,
+  );
 
   before(async () => {
     hosts = await podmanHosts("lrt-claims", 2);

@@ -21,7 +21,7 @@ test("the built tarball carries the engine bundle, its notices and licences, and
     "meta/execution-environment.yml",
     "bindep.txt",
     "plugins/action/job_store.py",
-    "plugins/modules/job_store.yml",
+    "plugins/modules/job_store.py",
     "plugins/modules/async_job_probe.py",
     "roles/long_running_task/meta/argument_specs.yml",
     "meta/runtime.yml",
@@ -39,7 +39,7 @@ test("the built tarball carries the engine bundle, its notices and licences, and
   });
   assert.equal(inst.code, 0, inst.out);
   const doc = await run("ansible-doc", ["rstyczynski.ansible.job_store"], { env: { ANSIBLE_COLLECTIONS_PATH: installed } });
-  assert.match(doc.stdout, new RegExp(`${installed}/ansible_collections/rstyczynski/ansible/plugins/modules/job_store.yml`));
+  assert.match(doc.stdout, new RegExp(`${installed}/ansible_collections/rstyczynski/ansible/plugins/modules/job_store.py`));
   // plugin_utils/_engine/ holds programs, not plugins: ansible-doc lists the two modules only.
   const list = await run("ansible-doc", ["-l", "rstyczynski.ansible"], { env: { ANSIBLE_COLLECTIONS_PATH: installed } });
   assert.equal(list.code, 0, list.out);

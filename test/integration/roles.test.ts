@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { heads, playbook, storeFiles, tempDir } from "../helpers/ansible.js";
+import { playbook, storeFiles, tempDir } from "../helpers/ansible.js";
+import { roleRunner } from "../helpers/roles.js";
 import { type Hosts, countProcs, hostCtl, inHost, killSessionOf, killWrappers, podmanHosts, sshHost } from "../helpers/hosts.js";
 
 const DIR = path.join(import.meta.dirname, "roles");
@@ -15,14 +16,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe("long_running_task, async_job_save and async_job_load on podman hosts", () => {
   let hosts: Hosts;
   let store: string;
-  const lrt = (vars: Record<string, unknown>, opts: { cwd?: string; args?: string[]; inventory?: string } = {}) =>
-    playbook(path.join(DIR, "lrt.yml"), {
-      inventory: opts.inventory ?? hosts.inventory,
-      extraVars: { long_running_task_store: store, ...vars },
-      cwd: opts.cwd,
-      args: opts.args,
-    });
-  const rec = (name: string, host: string) => heads(store).find((r) => r.name === name && r.host === host);
+  const { lrt, rec } = roleRunner(
+    () => hosts.inventory,
+    () => store,
+  );
   const status = (out: string, host: string) => new RegExp(`STATUS ${host} (\\S+)`).exec(out)?.[1];
 
   before(async () => {

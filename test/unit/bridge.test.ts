@@ -1,6 +1,7 @@
 /** The bundled engine as the action plugin runs it: JSON in, JSON out, errors as messages. */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, test } from "node:test";
 import { REPO, tempDir } from "../helpers/ansible.js";
@@ -87,6 +88,15 @@ describe("job_store engine bundle", () => {
     const token = call(req({ op: "update", store, name: "race" }, { h1: { probe: early } }));
     assert.equal(token.hosts.h1.msg, "evidence for a claim-token probe ignored: the current attempt is jid j42.7");
     assert.deepEqual(call(req({ op: "load", store, name: "race" })).hosts.h1.job, head);
+  });
+
+  test("op=list on a store path that is a regular file fails, naming the path", () => {
+    const file = path.join(tempDir("brt"), "state");
+    writeFileSync(file, "x");
+    const r = call(req({ op: "list", store: file }));
+    assert.equal(r.failed, true, JSON.stringify(r));
+    assert.equal(r.msg, `filesystem store ${file} is not a directory`);
+    assert.equal(r.exception, undefined);
   });
 
   test("a check that finds nothing new refreshes checked_at but reports unchanged (idempotent resumes)", () => {

@@ -88,6 +88,34 @@ describe("filesystem store", () => {
     await assert.rejects(ledger.head({ namespace: "default", host: "h1", name: "foreign" }), /foreign\.json: not a valid job record/);
   });
 
+  test("the store's clock is one fixed file: reading it leaves no litter", async () => {
+    const root = path.join(tempDir("fsclock"), "state");
+    const store = new FilesystemStore(root);
+    const times = [await store.now(), await store.now(), await store.now()];
+    assert.ok(times.every((t) => t instanceof Date && !Number.isNaN(t.getTime())));
+    assert.ok(times[2]!.getTime() >= times[0]!.getTime());
+    assert.deepEqual(readdirSync(root), [".clock"]);
+    assert.equal(statSync(path.join(root, ".clock")).mode & 0o777, 0o600);
+  });
+
+  test("a store path that is a regular file is an error naming it, never an empty store", async () => {
+    const dir = tempDir("fsfile");
+    const file = path.join(dir, "state");
+    writeFileSync(file, "not a directory\n");
+    const store = new FilesystemStore(file);
+    await assert.rejects(store.list([]), { message: `filesystem store ${file} is not a directory` });
+    await assert.rejects(store.list(["heads", "default"]), { message: `filesystem store ${file} is not a directory` });
+    await assert.rejects(store.get(["heads", "default", "web1", "backup"]), { message: `filesystem store ${file} is not a directory` });
+    // A document where the layout has a directory is named too.
+    const root = path.join(dir, "root");
+    mkdirSync(path.join(root, "heads"), { recursive: true });
+    writeFileSync(path.join(root, "heads", "default"), "{}");
+    await assert.rejects(new FilesystemStore(root).list(["heads", "default"]), {
+      message: `filesystem store ${root}: ${path.join(root, "heads", "default")} is not a directory`,
+    });
+    assert.equal(readFileSync(file, "utf8"), "not a directory\n", "nothing was written");
+  });
+
   test("an unwritable store gives a clear error naming the path", async () => {
     const root = path.join(tempDir("fsro"), "state");
     mkdirSync(root, { mode: 0o500 });
