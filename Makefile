@@ -88,6 +88,8 @@ lint: deps build $(VENVS)/tools/.lrt-stamp
 	cd $(COLL) && PATH=$(TOOLS_BIN):$$PATH ansible-lint --offline --profile production -q
 	cd $(COLL) && PATH=$(TOOLS_BIN):$$PATH antsibull-changelog lint
 	cd $(COLL) && PATH=$(TOOLS_BIN):$$PATH antsibull-docs lint-collection-docs --plugin-docs .
+	# The probe runs on managed hosts: Python 3.6+ (test-compat also runs its tests on 3.6).
+	cd $(COLL) && $(TOOLS_BIN)/vermin --target=3.6- --violations --no-tips plugins/modules/async_job_probe.py plugins/module_utils/
 
 # The ecosystem's own gates. ansible-test works on the collection tree (the bundles are build
 # output it does not see; the tarball test covers them).
