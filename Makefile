@@ -63,6 +63,8 @@ $(STAMPS)/apt: scripts/provision.sh
 
 $(VENVS)/%/.lrt-stamp: scripts/python/%.txt scripts/python/%.lock scripts/venv.sh
 	scripts/venv.sh $*
+# A stamp reached only through a pattern rule (molecule-%) is not an intermediate file to delete.
+.PRECIOUS: $(VENVS)/%/.lrt-stamp
 
 node_modules/.package-lock.json: package-lock.json package.json
 	npm ci --no-audit --no-fund --loglevel=error
