@@ -107,9 +107,9 @@ class ActionModule(ActionBase):
                                   'served host (%s); run it without run_once, or pass hosts=[...] explicitly '
                                   'with per-host values set through vars' % err)
 
-    def _template_for(self, raw, host_vars, host, omit):
-        """`raw` templated with one host's vars, option by option, so that a failure names the option."""
-        templar = self._templar.copy_with_new_env(available_variables=host_vars)
+    @staticmethod
+    def _template_for(templar, raw, host, omit):
+        """`raw` templated with one host's templar, option by option, so that a failure names the option."""
         out = {}
         for option, value in raw.items():
             try:
@@ -135,15 +135,16 @@ class ActionModule(ActionBase):
         for host in served:
             try:
                 if host == me:
-                    host_args, host_vars = args, task_vars
+                    host_args, host_vars, templar = args, task_vars, self._templar
                 else:
                     host_vars = host_vars_for(task_vars, own, hostvars.raw_get(host), host)
-                    host_args = self._template_for(raw, host_vars, host, omit)
+                    # One templar per served host, for its options and its result/probe variable.
+                    templar = self._templar.copy_with_new_env(available_variables=host_vars)
+                    host_args = self._template_for(templar, raw, host, omit)
                 entry = {'args': host_args}
                 for option, key in (('result_var', 'result'), ('probe_var', 'probe')):
                     var = host_args.get(option)
                     if var and var in host_vars:
-                        templar = self._templar.copy_with_new_env(available_variables=host_vars)
                         try:
                             entry[key] = templar.template(host_vars[var])
                         except Exception as err:  # pylint: disable=broad-except
