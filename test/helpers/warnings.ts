@@ -11,6 +11,10 @@ export const ALLOWED_WARNINGS: { pattern: RegExp; why: string }[] = [
     pattern: /attempt \d+ \(\w+\) was replaced by attempt \d+ and kept in history/,
     why: "a save over a job that is still live, on purpose (test/cli/fill.yml makes history this way)",
   },
+  {
+    pattern: /: the claim is stale: probe it by its token$/,
+    why: "a start finds a stale claim that never launched (test/integration/faults.test.ts and the soak take it over on purpose)",
+  },
 ];
 
 /** The [WARNING] and [DEPRECATION WARNING] lines of an ansible run that are not allowed. */
