@@ -1,31 +1,150 @@
 /**
- * Filesystem store: one JSON file per document under a root directory.
+ * Filesystem store: every version of a document is an immutable file; updates are fenced.
  *
- * - Atomic writes: temp file, fsync, rename (update) or link (create), fsync the directory.
- * - Create-if-absent is link(2), which fails with EEXIST for every creator but one.
- * - Compare-and-swap takes a per-document lock file opened with O_EXCL ("wx"), so it holds
- *   across processes (Node has no flock). A lock left by a dead process is broken after
- *   LOCK_STALE_MS, by renaming it away so only one process can break it.
- * - Directories 0700, files 0600. Segments are encoded (encode.ts): nothing escapes the root.
+ * Layout. A key's last segment B (encoded, encode.ts) names its document in the directory of
+ * the other segments. Its versions are "slots": slot 0 is `B.json` (what create writes, and the
+ * whole layout of stores written before fencing: such files are read as they are), slot n >= 1
+ * is `B@00000n.json`. "@" never occurs in an encoded segment, so the names cannot collide. The
+ * head is the highest slot; a head that holds TOMBSTONE is a deleted document. Versions given to
+ * callers are `SLOT:SHA256-PREFIX` of the bytes. No lock files, no lease, no clock in the fence.
+ *
+ * Writing slot s from base slot s-1 (update; delete writes a tombstone the same way; create
+ * writes slot 0 of a document that has no slot at all):
+ *   1. write the bytes to a temp file T, fsync, named after the target `.B@s.HOST.PID.RAND.tmp`;
+ *   2. check that slot s does not exist, then that the base slot still holds the caller's bytes;
+ *   3. link(T, slot s): EEXIST means another writer got there first (conflict / exists);
+ *   4. fsync the directory, unlink T, then tidy (below): older slots of B and litter.
+ * Slots are only ever created one above the head and removed from the bottom up, and nothing is
+ * removed without first unlinking ("disarming") every temp file aimed at a slot at or below the
+ * head its remover saw, in a directory listing taken after that head existed. So a writer paused
+ * anywhere can never win: if slot s was created and pruned while it was paused after step 2, its
+ * T was disarmed and step 3 fails with ENOENT (then it starts again from step 1 and finds that its
+ * base is gone); if that happened before step 2, step 2 finds slot s-1 gone, or (deleted and
+ * written anew) holding other bytes. Removing any temp file is therefore always safe; it only
+ * makes its writer start again. A kill leaves at most a temp file and unpruned slots: the next
+ * writer in the directory, and list(), remove them (a temp file of a dead process on this host
+ * at once, one of another host once it is TMP_STALE_MS old by the store's clock).
+ *
+ * Atomic create is the same link(2) on slot 0. Directories 0700, files 0600. Nothing escapes the
+ * root (encode.ts). The store's clock is the mtime of one fixed file, `.clock`, in the root.
  */
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
+import { hostname } from "node:os";
 import * as path from "node:path";
-import { now, nowDate, sleep } from "../engine/clock.js";
+import { nowDate } from "../engine/clock.js";
 import { JobsError } from "../engine/errors.js";
 import { decodeSegment, encodeKey } from "./encode.js";
 import type { Capabilities, Entry, Key, ListResult, RecordFilter, Store } from "./types.js";
 import { matchesFilter } from "./types.js";
 
-const LOCK_STALE_MS = 30_000;
-const LOCK_WAIT_MS = 15_000;
+/** A temp file of another host is removed as litter once this old by the store's clock (removing it early is safe). */
+const TMP_STALE_MS = 10 * 60_000;
+/** What a deleted document's head slot holds: not JSON, so it is never taken for a document. */
+const TOMBSTONE = "\u0000deleted\n";
+/** What a remover renames over a slot before unlinking it (a reader that meets it lists again). */
+const PRUNED = "\u0000pruned\n";
+/** Attempts of one write whose temp file was disarmed under it. */
+const WRITE_ATTEMPTS = 5;
+/** Most documents are a few KiB; bigger ones are read whole. */
+const LIST_BUFFER = 64 * 1024;
 
-function versionOf(bytes: Buffer | string): string {
+const HOST_TAG = createHash("sha256").update(hostname()).digest("hex").slice(0, 8);
+const TMP_RE = /^\.([^@]+)@(\d+)\.([0-9a-f]{8})\.(\d+)\.[0-9a-f]{12}\.(tmp|gone)$/;
+/** Litter of the store before fencing: temp files, lock files, broken locks, clock probes. */
+const LEGACY_LITTER_RE = /^(\.[^@]+\.json\.[0-9a-f]{12}\.tmp|[^@]+\.json\.lock(\.stale\.[0-9a-f]{8})?)$/;
+const LEGACY_CLOCK_RE = /^\.clock\..+$/;
+
+/** A tombstone, or a slot a remover is unlinking: no document. */
+function isGone(bytes: Buffer | string): boolean {
+  const text = typeof bytes === "string" ? bytes : bytes.length === TOMBSTONE.length ? bytes.toString("latin1") : "";
+  return text === TOMBSTONE || text === PRUNED;
+}
+
+function hashOf(bytes: Buffer | string): string {
   return createHash("sha256").update(bytes).digest("hex").slice(0, 32);
 }
 
-/** Most documents are a few KiB; bigger ones are read whole. */
-const LIST_BUFFER = 64 * 1024;
+export function slotFile(base: string, slot: number): string {
+  return slot === 0 ? `${base}.json` : `${base}@${String(slot).padStart(6, "0")}.json`;
+}
+
+/** The document and slot a file name holds, or undefined for anything else. */
+export function parseSlot(name: string): { base: string; slot: number } | undefined {
+  if (!name.endsWith(".json") || name.startsWith(".")) return undefined;
+  const stem = name.slice(0, -".json".length);
+  const at = stem.lastIndexOf("@");
+  if (at > 0 && /^\d+$/.test(stem.slice(at + 1)) && !stem.slice(0, at).includes("@")) {
+    const slot = Number(stem.slice(at + 1));
+    if (slot >= 1) return { base: stem.slice(0, at), slot };
+  }
+  return stem ? { base: stem, slot: 0 } : undefined;
+}
+
+interface TmpFile {
+  name: string;
+  base: string;
+  slot: number;
+  host: string;
+  pid: number;
+  /** A remover's marker (.gone), not a writer's temp file (.tmp). */
+  marker: boolean;
+}
+
+function parseTmp(name: string): TmpFile | undefined {
+  const m = TMP_RE.exec(name);
+  if (!m) return undefined;
+  return { name, base: m[1]!, slot: Number(m[2]), host: m[3]!, pid: Number(m[4]), marker: m[5] === "gone" };
+}
+
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException)?.code;
+}
+
+function pidAlive(pid: number): boolean {
+  if (pid === process.pid) return false; // a write of this process is never in flight while it tidies
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errno(err) === "EPERM";
+  }
+}
+
+/** The slots and temp files of one directory listing, grouped by document. */
+interface Listing {
+  docs: Map<string, number[]>;
+  tmps: TmpFile[];
+  legacy: string[];
+  dirs: string[];
+}
+
+function group(names: Iterable<{ name: string; dir: boolean }>): Listing {
+  const out: Listing = { docs: new Map(), tmps: [], legacy: [], dirs: [] };
+  for (const { name, dir } of names) {
+    if (dir) {
+      if (!name.startsWith(".")) out.dirs.push(name);
+      continue;
+    }
+    if (name.startsWith(".")) {
+      const t = parseTmp(name);
+      if (t) out.tmps.push(t);
+      else if (LEGACY_LITTER_RE.test(name) || LEGACY_CLOCK_RE.test(name)) out.legacy.push(name);
+      continue;
+    }
+    if (LEGACY_LITTER_RE.test(name)) {
+      out.legacy.push(name);
+      continue;
+    }
+    const s = parseSlot(name);
+    if (!s) continue;
+    const slots = out.docs.get(s.base);
+    if (slots) slots.push(s.slot);
+    else out.docs.set(s.base, [s.slot]);
+  }
+  for (const slots of out.docs.values()) if (slots.length > 1) slots.sort((a, b) => a - b);
+  return out;
+}
 
 /**
  * Reads a file as UTF-8 through a reused buffer. The text is returned as a string when
@@ -49,22 +168,23 @@ function readInto(file: string, buf: Buffer): string | Buffer {
   }
 }
 
-/** A listed entry whose version (a hash of the document) is computed only if asked for. */
-function lazyEntry(key: Key, where: string, value: unknown, source: string | Buffer): Entry {
+/** A listed entry whose version (slot and a hash of the bytes) is computed only if asked for. */
+function lazyEntry(key: Key, where: string, slot: number, value: unknown, source: string | Buffer): Entry {
   let version: string | undefined;
   return {
     key,
     where,
     value,
     get version() {
-      version ??= versionOf(source);
+      version ??= `${slot}:${hashOf(source)}`;
       return version;
     },
   };
 }
 
-function errno(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException)?.code;
+function parseVersion(version: string): { slot: number; hash: string } | undefined {
+  const m = /^(\d+):([0-9a-f]{32})$/.exec(version);
+  return m ? { slot: Number(m[1]), hash: m[2]! } : undefined;
 }
 
 export class FilesystemStore implements Store {
@@ -78,13 +198,14 @@ export class FilesystemStore implements Store {
     this.url = this.root;
   }
 
-  private fileOf(key: Key): string {
+  private locate(key: Key): { dir: string; base: string } {
     if (key.length === 0) throw new JobsError("invalid_argument", "empty store key");
     const segs = encodeKey(key);
-    const file = `${path.join(this.root, ...segs)}.json`;
+    const base = segs[segs.length - 1]!;
+    const dir = path.join(this.root, ...segs.slice(0, -1));
     // Encoding already prevents it; this guards against future mistakes.
-    if (!file.startsWith(this.root + path.sep)) throw new JobsError("internal", `key escapes the store root: ${file}`);
-    return file;
+    if (dir !== this.root && !dir.startsWith(this.root + path.sep)) throw new JobsError("internal", `key escapes the store root: ${dir}`);
+    return { dir, base };
   }
 
   private parse(file: string, bytes: Buffer | string): unknown {
@@ -138,36 +259,45 @@ export class FilesystemStore implements Store {
       fd = fs.openSync(dir, "r");
       fs.fsyncSync(fd);
     } catch {
-      // Some filesystems refuse fsync on directories; the rename is still atomic.
+      // Some filesystems refuse fsync on directories; the link is still atomic.
     } finally {
       if (fd !== undefined) fs.closeSync(fd);
     }
   }
 
-  /** Writes bytes to a fresh temp file in `dir`, fsynced, mode 0600. */
-  private writeTemp(dir: string, base: string, bytes: Buffer): string {
-    const tmp = path.join(dir, `.${base}.${randomBytes(6).toString("hex")}.tmp`);
-    let fd: number | undefined;
+  /** The names in `dir` (undefined when it does not exist). */
+  private names(dir: string): string[] | undefined {
     try {
-      fd = fs.openSync(tmp, "wx", 0o600);
-      fs.writeSync(fd, bytes);
-      fs.fsyncSync(fd);
+      return fs.readdirSync(dir);
     } catch (err) {
-      throw this.ioError(tmp, err, "write");
-    } finally {
-      if (fd !== undefined) fs.closeSync(fd);
+      if (errno(err) === "ENOENT") return undefined;
+      if (errno(err) === "ENOTDIR") throw this.notADirectory(dir);
+      throw this.ioError(dir, err, "list");
     }
-    return tmp;
   }
 
-  private read(file: string, key: Key): Entry | undefined {
-    let bytes: Buffer;
-    let mtime: Date;
+  /** The slots of document `base` in `dir`, lowest first. */
+  private slots(dir: string, base: string): number[] {
+    const out: number[] = [];
+    const plain = `${base}.json`;
+    const prefix = `${base}@`;
+    for (const n of this.names(dir) ?? []) {
+      if (n === plain) out.push(0);
+      else if (n.startsWith(prefix) && n.endsWith(".json")) {
+        const s = parseSlot(n);
+        if (s && s.base === base) out.push(s.slot);
+      }
+    }
+    return out.sort((a, b) => a - b);
+  }
+
+  /** Reads one slot file: its bytes and mtime, or undefined when it is gone. */
+  private readSlot(file: string): { bytes: Buffer; mtime: Date } | undefined {
     let fd: number | undefined;
     try {
       fd = fs.openSync(file, "r");
-      mtime = fs.fstatSync(fd).mtime;
-      bytes = fs.readFileSync(fd);
+      const mtime = fs.fstatSync(fd).mtime;
+      return { bytes: fs.readFileSync(fd), mtime };
     } catch (err) {
       if (errno(err) === "ENOENT") return undefined;
       if (errno(err) === "ENOTDIR") throw this.notADirectory(path.dirname(file));
@@ -175,123 +305,286 @@ export class FilesystemStore implements Store {
     } finally {
       if (fd !== undefined) fs.closeSync(fd);
     }
-    return { key, where: file, value: this.parse(file, bytes), version: versionOf(bytes), modified: mtime };
+  }
+
+  /** The head of a document: its slot, file, bytes (undefined when absent), tombstones included. */
+  private head(dir: string, base: string): { slot: number; file: string; bytes: Buffer; mtime: Date } | undefined {
+    // A slot can be pruned between the listing and the read (the head moved on twice): list again.
+    let pruned: number | undefined;
+    for (let i = 0; i < 100; i++) {
+      const slots = this.slots(dir, base);
+      if (slots.length === 0) return undefined;
+      const slot = slots[slots.length - 1]!;
+      const file = path.join(dir, slotFile(base, slot));
+      const got = this.readSlot(file);
+      if (!got) continue;
+      // A slot being removed: the head moved on (list again), or, still the top, a deleted document.
+      if (got.bytes.toString("latin1") === PRUNED && pruned !== slot) {
+        pruned = slot;
+        continue;
+      }
+      return { slot, file, ...got };
+    }
+    throw new JobsError("store_unavailable", `filesystem store: ${path.join(dir, base)} kept changing while it was read`);
+  }
+
+  private toEntry(key: Key, h: { slot: number; file: string; bytes: Buffer; mtime: Date }): Entry | undefined {
+    if (isGone(h.bytes)) return undefined;
+    return { key, where: h.file, value: this.parse(h.file, h.bytes), version: `${h.slot}:${hashOf(h.bytes)}`, modified: h.mtime };
   }
 
   async get(key: Key): Promise<Entry | undefined> {
-    return this.read(this.fileOf(key), key);
+    const { dir, base } = this.locate(key);
+    const h = this.head(dir, base);
+    return h && this.toEntry(key, h);
   }
 
-  async create(key: Key, value: unknown): Promise<Entry> {
-    const file = this.fileOf(key);
-    const dir = path.dirname(file);
-    this.mkdirs(dir);
-    const bytes = Buffer.from(`${JSON.stringify(value, null, 1)}\n`);
-    const tmp = this.writeTemp(dir, path.basename(file), bytes);
+  /** Step 1: the announced temp file for slot `slot` of `base`, fsynced, mode 0600. */
+  private writeTemp(dir: string, base: string, slot: number, bytes: Buffer): string {
+    const tmp = path.join(dir, `.${base}@${slot}.${HOST_TAG}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+    let fd: number | undefined;
     try {
-      fs.linkSync(tmp, file);
+      fd = fs.openSync(tmp, "wx", 0o600);
+      fs.writeSync(fd, bytes);
+      fs.fsyncSync(fd);
     } catch (err) {
-      if (errno(err) === "EEXIST") throw new JobsError("exists", `${file} already exists`);
-      throw this.ioError(file, err, "create");
-    } finally {
+      if (fd === undefined && errno(err) === "ENOTDIR") throw this.notADirectory(dir);
       fs.rmSync(tmp, { force: true });
-    }
-    this.fsyncDir(dir);
-    return { key, where: file, value, version: versionOf(bytes), modified: nowDate() };
-  }
-
-  /** Runs `fn` holding the document's lock file. */
-  private async withLock<R>(file: string, fn: () => R): Promise<R> {
-    const lock = `${file}.lock`;
-    const deadline = now() + LOCK_WAIT_MS;
-    let delay = 2;
-    for (;;) {
-      try {
-        const fd = fs.openSync(lock, "wx", 0o600);
-        fs.writeSync(fd, `${process.pid}\n`);
-        fs.closeSync(fd);
-        break;
-      } catch (err) {
-        if (errno(err) === "ENOENT") this.mkdirs(path.dirname(lock));
-        else if (errno(err) !== "EEXIST") throw this.ioError(lock, err, "lock");
-        else this.breakStaleLock(lock);
-      }
-      if (now() > deadline) {
-        throw new JobsError("store_unavailable", `filesystem store: ${lock} is held by another writer for over ${LOCK_WAIT_MS / 1000}s`);
-      }
-      await sleep(delay + Math.random() * delay);
-      delay = Math.min(delay * 2, 50);
-    }
-    try {
-      return fn();
+      throw this.ioError(tmp, err, "write");
     } finally {
-      fs.rmSync(lock, { force: true });
+      if (fd !== undefined) fs.closeSync(fd);
     }
-  }
-
-  private breakStaleLock(lock: string): void {
-    try {
-      const age = now() - fs.statSync(lock).mtimeMs;
-      if (age < LOCK_STALE_MS) return;
-      const aside = `${lock}.stale.${randomBytes(4).toString("hex")}`;
-      fs.renameSync(lock, aside); // only one breaker wins the rename
-      fs.rmSync(aside, { force: true });
-    } catch {
-      // Gone already, or another process broke it first.
-    }
-  }
-
-  async update(key: Key, value: unknown, version: string): Promise<Entry> {
-    const file = this.fileOf(key);
-    const dir = path.dirname(file);
-    const bytes = Buffer.from(`${JSON.stringify(value, null, 1)}\n`);
-    return this.withLock(file, () => {
-      const current = this.readRaw(file);
-      if (current === undefined) throw new JobsError("not_found", `${file} does not exist`);
-      if (versionOf(current) !== version) throw new JobsError("conflict", `${file} was changed by another writer`);
-      const tmp = this.writeTemp(dir, path.basename(file), bytes);
-      try {
-        fs.renameSync(tmp, file);
-      } catch (err) {
-        fs.rmSync(tmp, { force: true });
-        throw this.ioError(file, err, "replace");
-      }
-      this.fsyncDir(dir);
-      return { key, where: file, value, version: versionOf(bytes), modified: nowDate() };
-    });
-  }
-
-  private readRaw(file: string): Buffer | undefined {
-    try {
-      return fs.readFileSync(file);
-    } catch (err) {
-      if (errno(err) === "ENOENT") return undefined;
-      throw this.ioError(file, err, "read");
-    }
-  }
-
-  async delete(key: Key, version?: string): Promise<void> {
-    const file = this.fileOf(key);
-    if (version === undefined) {
-      fs.rmSync(file, { force: true });
-      return;
-    }
-    await this.withLock(file, () => {
-      const current = this.readRaw(file);
-      if (current === undefined) return;
-      if (versionOf(current) !== version) throw new JobsError("conflict", `${file} was changed by another writer`);
-      fs.rmSync(file, { force: true });
-    });
+    return tmp;
   }
 
   /**
-   * Lists documents under `prefix`. Tuned for `ansible-jobs list` over 10k records: one
-   * reused read buffer (no fstat, no allocation per file), keys built from the walked
-   * directories instead of path.relative, and versions hashed only when read.
+   * Steps 1-4 for slot `slot` of `base`. `check` is step 2 after "slot absent": it throws the
+   * caller's error when the base moved. `taken` is the error when the link finds the slot taken.
+   */
+  private commit(dir: string, base: string, slot: number, bytes: Buffer, check: () => void, taken: () => JobsError): string {
+    const file = path.join(dir, slotFile(base, slot));
+    for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+      const tmp = this.writeTemp(dir, base, slot, bytes);
+      try {
+        if (fs.existsSync(file)) throw taken();
+        check();
+        try {
+          fs.linkSync(tmp, file);
+        } catch (err) {
+          if (errno(err) === "EEXIST") throw taken();
+          if (errno(err) === "ENOENT" && !fs.existsSync(tmp)) continue; // disarmed: start again
+          throw this.ioError(file, err, "write");
+        }
+      } finally {
+        fs.rmSync(tmp, { force: true });
+      }
+      this.fsyncDir(dir);
+      this.tidy(dir, base, slot);
+      return file;
+    }
+    throw new JobsError("conflict", `${file}: other writers kept removing this write's temp file; try again`);
+  }
+
+  /** Step 2 of an update or delete: the base slot still holds exactly the caller's bytes. */
+  private checkBase(dir: string, base: string, v: { slot: number; hash: string }, what: () => JobsError): void {
+    const got = this.readSlot(path.join(dir, slotFile(base, v.slot)));
+    if (!got || hashOf(got.bytes) !== v.hash) throw what();
+  }
+
+  async create(key: Key, value: unknown): Promise<Entry> {
+    const { dir, base } = this.locate(key);
+    this.mkdirs(dir);
+    const bytes = Buffer.from(`${JSON.stringify(value, null, 1)}\n`);
+    const file = path.join(dir, slotFile(base, 0));
+    const exists = () => new JobsError("exists", `${file} already exists`);
+    for (let i = 0; i < WRITE_ATTEMPTS; i++) {
+      const h = this.head(dir, base);
+      if (h && !isGone(h.bytes)) throw exists();
+      // A deleted document whose remover was stopped: finish removing it, then create slot 0.
+      if (h) this.removeAll(dir, base);
+      try {
+        this.commit(dir, base, 0, bytes, () => {
+          if (this.slots(dir, base).length > 0) throw exists();
+        }, exists);
+      } catch (err) {
+        // The slots seen were a tombstone still being removed: look again.
+        if (err instanceof JobsError && err.code === "exists" && this.isDeleted(dir, base)) continue;
+        throw err;
+      }
+      return { key, where: file, value, version: `0:${hashOf(bytes)}`, modified: nowDate() };
+    }
+    throw new JobsError("conflict", `${file}: the document kept being deleted and created; try again`);
+  }
+
+  private isDeleted(dir: string, base: string): boolean {
+    const h = this.head(dir, base);
+    return h !== undefined && isGone(h.bytes);
+  }
+
+  async update(key: Key, value: unknown, version: string): Promise<Entry> {
+    const { dir, base } = this.locate(key);
+    const bytes = Buffer.from(`${JSON.stringify(value, null, 1)}\n`);
+    const where = path.join(dir, slotFile(base, 0));
+    const h = this.head(dir, base);
+    if (!h || isGone(h.bytes)) throw new JobsError("not_found", `${where} does not exist`);
+    const v = parseVersion(version);
+    const conflict = () => new JobsError("conflict", `${h.file} was changed by another writer`);
+    if (!v || v.slot !== h.slot || v.hash !== hashOf(h.bytes)) throw conflict();
+    const file = this.commit(dir, base, v.slot + 1, bytes, () => this.checkBase(dir, base, v, conflict), conflict);
+    return { key, where: file, value, version: `${v.slot + 1}:${hashOf(bytes)}`, modified: nowDate() };
+  }
+
+  async delete(key: Key, version?: string): Promise<void> {
+    const { dir, base } = this.locate(key);
+    for (let i = 0; i < 100; i++) {
+      const h = this.head(dir, base);
+      if (!h) return;
+      const hash = hashOf(h.bytes);
+      if (isGone(h.bytes)) {
+        this.removeAll(dir, base);
+        if (version === undefined) continue; // make sure it is gone
+        return;
+      }
+      const conflict = () => new JobsError("conflict", `${h.file} was changed by another writer`);
+      if (version !== undefined && version !== `${h.slot}:${hash}`) throw conflict();
+      try {
+        this.commit(dir, base, h.slot + 1, Buffer.from(TOMBSTONE, "latin1"), () => this.checkBase(dir, base, { slot: h.slot, hash }, conflict), conflict);
+      } catch (err) {
+        // Without a version, a delete wins whatever moved meanwhile.
+        if (version === undefined && err instanceof JobsError && err.code === "conflict") continue;
+        throw err;
+      }
+      this.removeAll(dir, base);
+      return;
+    }
+    throw new JobsError("conflict", `${path.join(dir, slotFile(base, 0))}: the document kept changing while it was deleted; try again`);
+  }
+
+  /** Removes a deleted document (its head is a tombstone): every slot from the bottom up, the tombstone last. */
+  private removeAll(dir: string, base: string): void {
+    const slots = this.slots(dir, base);
+    if (slots.length === 0) return;
+    const top = slots[slots.length - 1]!;
+    this.removeSlots(dir, base, slots, top, true);
+  }
+
+  private unlink(file: string): void {
+    try {
+      fs.unlinkSync(file);
+    } catch (err) {
+      if (errno(err) !== "ENOENT") throw this.ioError(file, err, "remove");
+    }
+  }
+
+  /**
+   * Removes slots of `base`, lowest first, justified by slot `top` (higher than the others, or,
+   * with `deleted`, the tombstone itself, removed last). A remover never unlinks a slot by name
+   * alone: a remover paused long enough could find the document deleted and written anew, and
+   * unlink the new one. It announces a marker per slot, checks that `top` still stands, disarms
+   * the writers aimed at slots <= top from a fresh listing, then renames each marker over its
+   * slot and unlinks it. A create (a new life of the key) unlinks every marker of the key, so a
+   * marker that survives is of the life its remover checked.
+   */
+  private removeSlots(dir: string, base: string, slots: readonly number[], top: number, deleted: boolean): void {
+    const markers = new Map<number, string>();
+    try {
+      for (const s of slots) markers.set(s, this.writeMarker(dir, base, s));
+      const got = this.readSlot(path.join(dir, slotFile(base, top)));
+      if (!got) return;
+      const isDeleted = isGone(got.bytes);
+      if (deleted !== isDeleted) return;
+      for (const t of this.listing(dir).tmps) {
+        if (t.base === base && !t.marker && (deleted || t.slot <= top)) this.unlink(path.join(dir, t.name));
+      }
+      for (const s of slots) {
+        const file = path.join(dir, slotFile(base, s));
+        try {
+          fs.renameSync(markers.get(s)!, file);
+        } catch (err) {
+          if (errno(err) === "ENOENT") return; // disarmed: the document changed under this remover
+          throw this.ioError(file, err, "remove");
+        }
+        markers.delete(s);
+        this.unlink(file);
+      }
+    } finally {
+      for (const m of markers.values()) this.unlink(m);
+    }
+  }
+
+  private writeMarker(dir: string, base: string, slot: number): string {
+    const marker = path.join(dir, `.${base}@${slot}.${HOST_TAG}.${process.pid}.${randomBytes(6).toString("hex")}.gone`);
+    try {
+      fs.writeFileSync(marker, PRUNED, { mode: 0o600, flag: "wx" });
+    } catch (err) {
+      throw this.ioError(marker, err, "write");
+    }
+    return marker;
+  }
+
+  private listing(dir: string): Listing {
+    return group((this.names(dir) ?? []).map((name) => ({ name, dir: false })));
+  }
+
+  /**
+   * Step 4, after this process wrote slot `slot` of `base` in `dir` (its listing is taken after
+   * the link): disarms the writers aimed at slots <= `slot`, the markers of removers of an earlier
+   * life (after a create), prunes the slots below, then tidies litter of the directory (sweep).
+   */
+  private tidy(dir: string, base: string, slot: number): void {
+    try {
+      const listing = this.listing(dir);
+      for (const t of listing.tmps) {
+        if (t.base === base && (t.marker ? slot === 0 : t.slot <= slot)) this.unlink(path.join(dir, t.name));
+      }
+      const below = (listing.docs.get(base) ?? []).filter((s) => s < slot);
+      if (below.length > 0) this.removeSlots(dir, base, below, slot, false);
+      this.sweep(dir, listing, base);
+    } catch {
+      // Tidying is best effort: the write itself is done, and the next writer tidies again.
+    }
+  }
+
+  /**
+   * Removes litter of a directory listing, other than document `skip`: temp files and markers
+   * of dead processes on this host, or TMP_STALE_MS old by the store's clock, or aimed at a slot
+   * that exists already; slots below a head; deleted documents; litter of the store before
+   * fencing (once TMP_STALE_MS old).
+   */
+  private sweep(dir: string, listing: Listing, skip?: string, deleted: readonly string[] = []): void {
+    let clock: number | undefined;
+    const stale = (name: string) => {
+      try {
+        clock ??= this.clockSync().getTime();
+        return clock - fs.statSync(path.join(dir, name)).mtimeMs >= TMP_STALE_MS;
+      } catch {
+        return false;
+      }
+    };
+    for (const t of listing.tmps) {
+      if (t.base === skip) continue;
+      const slots = listing.docs.get(t.base);
+      const doomed = !t.marker && slots !== undefined && t.slot <= slots[slots.length - 1]!;
+      const dead = t.host === HOST_TAG && !pidAlive(t.pid);
+      if (doomed || dead || stale(t.name)) this.unlink(path.join(dir, t.name));
+    }
+    for (const name of listing.legacy) if (stale(name)) this.unlink(path.join(dir, name));
+    for (const [base, slots] of listing.docs) {
+      if (base === skip) continue;
+      if (deleted.includes(base)) this.removeAll(dir, base);
+      else if (slots.length > 1) this.removeSlots(dir, base, slots.slice(0, -1), slots[slots.length - 1]!, false);
+    }
+  }
+
+  /**
+   * Lists documents under `prefix`. Tuned for `ansible-jobs list` over 100k records: one
+   * readdir per directory, one read per document (its head slot, through one reused buffer),
+   * keys built from the walked directories instead of path.relative, versions hashed only when
+   * read. A directory with litter in it (a writer was killed) is tidied on the way, best effort.
    */
   async list(prefix: Key, filter?: RecordFilter): Promise<ListResult> {
     const encoded = encodeKey(prefix);
-    const dir = prefix.length ? path.join(this.root, ...encoded) : this.root;
+    const top = prefix.length ? path.join(this.root, ...encoded) : this.root;
     const result: ListResult = { entries: [], errors: [] };
     const buf = Buffer.allocUnsafe(LIST_BUFFER);
     const walk = (d: string, key: string[]): void => {
@@ -303,24 +596,49 @@ export class FilesystemStore implements Store {
         if (errno(err) === "ENOTDIR") throw this.notADirectory(d);
         throw this.ioError(d, err, "list");
       }
-      for (const it of items) {
-        if (it.name.startsWith(".")) continue; // temp files, hidden files
-        const p = `${d}${path.sep}${it.name}`;
-        if (it.isDirectory()) walk(p, [...key, decodeSegment(it.name) ?? it.name]);
-        else if (it.name.endsWith(".json")) {
-          const base = it.name.slice(0, -".json".length);
-          const k = [...key, decodeSegment(base) ?? base];
+      const listing = group(items.map((it) => ({ name: it.name, dir: it.isDirectory() })));
+      const deleted: string[] = [];
+      for (const [base, slots] of listing.docs) {
+        const k = [...key, decodeSegment(base) ?? base];
+        let slot = slots[slots.length - 1]!;
+        let p = `${d}${path.sep}${slotFile(base, slot)}`;
+        try {
+          let text: string | Buffer | undefined;
           try {
-            const text = readInto(p, buf);
-            const value = this.parse(p, text);
-            if (matchesFilter(value, filter)) result.entries.push(lazyEntry(k, p, value, text));
+            text = readInto(p, buf);
+            if (text.length === PRUNED.length && text.toString() === PRUNED) text = undefined;
           } catch (err) {
-            result.errors.push({ key: k, where: p, message: err instanceof JobsError ? err.message : `${p}: ${(err as Error).message}` });
+            if (errno(err) !== "ENOENT") throw err;
           }
+          if (text === undefined) {
+            // Pruned since the listing: the head moved on.
+            const h = this.head(d, base);
+            if (!h) continue;
+            slot = h.slot;
+            p = h.file;
+            text = h.bytes;
+          }
+          if (isGone(text)) {
+            deleted.push(base);
+            continue;
+          }
+          const value = this.parse(p, text);
+          if (matchesFilter(value, filter)) result.entries.push(lazyEntry(k, p, slot, value, text));
+        } catch (err) {
+          result.errors.push({ key: k, where: p, message: err instanceof JobsError ? err.message : `${p}: ${(err as Error).message}` });
         }
       }
+      const litter = listing.tmps.length > 0 || listing.legacy.length > 0 || deleted.length > 0;
+      if (litter || [...listing.docs.values()].some((s) => s.length > 1)) {
+        try {
+          this.sweep(d, listing, undefined, deleted);
+        } catch {
+          // A reader that may not write (or a race with a writer) leaves the tidying to writers.
+        }
+      }
+      for (const name of listing.dirs) walk(`${d}${path.sep}${name}`, [...key, decodeSegment(name) ?? name]);
     };
-    walk(dir, encoded.map((seg) => decodeSegment(seg) ?? seg));
+    walk(top, encoded.map((seg) => decodeSegment(seg) ?? seg));
     return result;
   }
 
@@ -329,14 +647,33 @@ export class FilesystemStore implements Store {
    * every caller, rewritten each time, so a writer killed here leaves nothing behind (a file per
    * call did: `.clock.<random>` litter after kill -9). Writing data always moves the mtime.
    */
-  async now(): Promise<Date> {
+  private clockSync(): Date {
     this.mkdirs(this.root);
     const probe = path.join(this.root, ".clock");
     try {
       fs.writeFileSync(probe, "store clock\n", { mode: 0o600 });
-      return fs.statSync(probe).mtime;
+      const now = fs.statSync(probe).mtime;
+      this.dropOldClockProbes(now.getTime());
+      return now;
     } catch (err) {
       throw this.ioError(this.root, err, "write to");
     }
+  }
+
+  /** `.clock.<random>` files of the store before fencing, once TMP_STALE_MS old: best effort. */
+  private dropOldClockProbes(now: number): void {
+    try {
+      for (const name of fs.readdirSync(this.root)) {
+        if (!LEGACY_CLOCK_RE.test(name)) continue;
+        const p = path.join(this.root, name);
+        if (now - fs.statSync(p).mtimeMs >= TMP_STALE_MS) fs.unlinkSync(p);
+      }
+    } catch {
+      // Litter only; the next look tries again.
+    }
+  }
+
+  async now(): Promise<Date> {
+    return this.clockSync();
   }
 }

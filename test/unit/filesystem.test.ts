@@ -1,12 +1,15 @@
 /** Filesystem store specifics: confinement, modes, corrupt files, atomicity across processes. */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { describe, test } from "node:test";
-import { Ledger } from "../../src/engine/ledger.js";
-import { encodeSegment } from "../../src/stores/encode.js";
+import { createHash } from "node:crypto";
+import { isCode } from "../../src/engine/errors.js";
+import { Ledger, keys, newRecord } from "../../src/engine/ledger.js";
+import { encodeKey, encodeSegment } from "../../src/stores/encode.js";
 import { FilesystemStore } from "../../src/stores/filesystem.js";
 import { TRICKY_NAMES } from "../conformance/suite.js";
 import { tempDir } from "../helpers/ansible.js";
@@ -140,10 +143,155 @@ describe("filesystem store", () => {
     const outs = await Promise.all(
       Array.from({ length: procs }, () => run(process.execPath, ["--import", "tsx", worker, root, "counter", String(each)])),
     );
-    const final = JSON.parse(readFileSync(path.join(root, "c", "counter.json"), "utf8"));
-    assert.equal(final.n, procs * each, "every update landed");
+    const final = (await store.get(["c", "counter"]))!;
+    assert.equal((final.value as { n: number }).n, procs * each, "every update landed");
+    assert.equal(final.version.split(":")[0], String(procs * each), "one version (slot) per update");
     const conflicts = outs.map((o) => JSON.parse(o.stdout).conflicts as number).reduce((a, b) => a + b, 0);
     assert.ok(conflicts > 0, "concurrent writers did collide (and lost with a conflict, then retried)");
-    assert.deepEqual(readdirSync(path.join(root, "c")), ["counter.json"], "no temp or lock files left");
+    // The last writer may have met another's temp file; the next write tidies whatever is left.
+    const next = await store.update(["c", "counter"], { n: 0 }, final.version);
+    assert.deepEqual(readdirSync(path.join(root, "c")), [path.basename(next.where)], "no temp files or old versions left");
+    assert.equal(path.basename(next.where), `counter@${String(procs * each + 1).padStart(6, "0")}.json`);
+  });
+  test("a store in the layout before fencing (one NAME.json per document) is read as it is, then updated in place", async () => {
+    // Built by hand the way the store wrote it before: JSON.stringify(value, null, 1), mode 0600,
+    // plus the litter a kill left then (temp files, a lock file, clock probes).
+    const root = path.join(tempDir("fslegacy"), "state");
+    const id = { namespace: "default", host: "web1", name: "backup" };
+    const rec = { ...newRecord(id, 2, { playbook: "/p/site.yml" }), status: "running" as const, jid: "j1.1" };
+    const old = { ...newRecord(id, 1, {}), status: "succeeded" as const, finished_at: rec.started_at };
+    const put = (key: readonly string[], value: unknown) => {
+      const file = `${path.join(root, ...encodeKey(key))}.json`;
+      mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      writeFileSync(file, `${JSON.stringify(value, null, 1)}\n`, { mode: 0o600 });
+      return file;
+    };
+    const headFile = put(keys.head(id), rec);
+    put(keys.history(id, 1), old);
+    put(keys.jid("default", "web1", "j1.1"), { namespace: "default", host: "web1", name: "backup", attempt: 2, id: rec.id });
+    const dir = path.dirname(headFile);
+    const litter = [path.join(dir, ".backup.json.0123456789ab.tmp"), path.join(dir, "backup.json.lock"), path.join(root, ".clock.5f3a9c")];
+    for (const f of litter) writeFileSync(f, "x");
+    const ledger = new Ledger(new FilesystemStore(root));
+    assert.deepEqual((await ledger.head(id))?.record, rec);
+    assert.equal((await ledger.head(id))?.entry.version.split(":")[0], "0", "a file of the old layout is version 0");
+    assert.deepEqual((await ledger.byJid("default", "web1", "j1.1"))?.record.id, rec.id);
+    assert.deepEqual((await ledger.history(id)).records.map((r) => r.attempt), [1, 2]);
+    assert.deepEqual((await ledger.list({})).records.map((r) => r.id), [rec.id]);
+    const done = await ledger.setStatus(id, "cancelled", "by hand");
+    assert.equal(done.record.status, "cancelled");
+    assert.deepEqual((await ledger.head(id))?.record, done.record);
+    assert.deepEqual(readdirSync(dir).filter((n) => !n.includes("lock") && !n.endsWith(".tmp")), ["backup@000001.json"], "the old file was the base, pruned");
+    // Litter of the old layout is left to age out (an old writer may still be at work)...
+    for (const f of litter) assert.ok(readdirSync(path.dirname(f)).includes(path.basename(f)), f);
+    // ...and, once old by the store's clock, the next writer or list removes it.
+    for (const f of litter) utimesSync(f, new Date(Date.now() - 3600_000), new Date(Date.now() - 3600_000));
+    assert.equal((await ledger.list({})).records.length, 1);
+    for (const f of litter) assert.ok(!readdirSync(path.dirname(f)).includes(path.basename(f)), `${f} was removed`);
+  });
+
+  test("a version file that is corrupt is named, and does not hide the other documents", async () => {
+    const root = path.join(tempDir("fsbadv"), "state");
+    const store = new FilesystemStore(root);
+    const a = await store.create(["t", "a"], { n: 0 });
+    await store.update(["t", "a"], { n: 1 }, a.version);
+    await store.create(["t", "b"], { n: 0 });
+    const file = path.join(root, "t", "a@000001.json");
+    writeFileSync(file, '{"n": ');
+    await assert.rejects(store.get(["t", "a"]), (e) => isCode(e, "corrupt") && (e as Error).message.startsWith(`${file}: not valid JSON`));
+    const res = await store.list(["t"]);
+    assert.deepEqual(res.entries.map((e) => e.value), [{ n: 0 }]);
+    assert.equal(res.errors.length, 1);
+    assert.ok(res.errors[0]!.message.startsWith(`${file}: not valid JSON`), res.errors[0]!.message);
+  });
+
+  test("versions name their slot; a delete leaves nothing, and the key can be created again", async () => {
+    const root = path.join(tempDir("fsdel"), "state");
+    const store = new FilesystemStore(root);
+    const c = await store.create(["t", "x"], { n: 0 });
+    assert.match(c.version, /^0:[0-9a-f]{32}$/);
+    const u = await store.update(["t", "x"], { n: 1 }, c.version);
+    assert.match(u.version, /^1:[0-9a-f]{32}$/);
+    assert.deepEqual(readdirSync(path.join(root, "t")), ["x@000001.json"]);
+    await assert.rejects(store.update(["t", "x"], { n: 2 }, c.version), (e) => isCode(e, "conflict"));
+    await store.delete(["t", "x"], u.version);
+    assert.deepEqual(readdirSync(path.join(root, "t")), []);
+    assert.equal(await store.get(["t", "x"]), undefined);
+    await assert.rejects(store.update(["t", "x"], { n: 2 }, u.version), (e) => isCode(e, "not_found"));
+    const again = await store.create(["t", "x"], { life: 2 });
+    assert.deepEqual((await store.get(["t", "x"]))?.value, { life: 2 });
+    assert.equal(again.version.split(":")[0], "0");
+  });
+
+  test("temp files of a dead writer on this host are removed by the next writer; another host's once old by the store's clock", async () => {
+    const root = path.join(tempDir("fslit"), "state");
+    const store = new FilesystemStore(root);
+    await store.create(["t", "a"], { n: 0 });
+    const dead = await new Promise<number>((resolve) => {
+      const p = spawn(process.execPath, ["-e", "0"]);
+      p.on("exit", () => resolve(p.pid!));
+    });
+    const tag = createHash("sha256").update(hostname()).digest("hex").slice(0, 8);
+    const dir = path.join(root, "t");
+    const mine = path.join(dir, `.b@0.${tag}.${dead}.0123456789ab.tmp`);
+    const theirs = path.join(dir, ".c@0.ffffffff.12345.0123456789ab.tmp");
+    const marker = path.join(dir, `.a@0.${tag}.${dead}.0123456789ab.gone`);
+    for (const f of [mine, theirs, marker]) writeFileSync(f, "{}\n");
+    await store.create(["t", "d"], { n: 0 });
+    assert.deepEqual(readdirSync(dir).sort(), [".c@0.ffffffff.12345.0123456789ab.tmp", "a.json", "d.json"]);
+    utimesSync(theirs, new Date(Date.now() - 3600_000), new Date(Date.now() - 3600_000));
+    await store.create(["t", "e"], { n: 0 });
+    assert.deepEqual(readdirSync(dir).sort(), ["a.json", "d.json", "e.json"]);
+  });
+
+  // A real pause: the writer stops itself (SIGSTOP) at a chosen system call; this test changes the store, then lets it go.
+  const pausedWriter = async (mode: "update" | "prune", root: string, key: string, version: string, meanwhile: () => Promise<void>) => {
+    const worker = path.join(import.meta.dirname, "..", "helpers", "paused-writer.ts");
+    const child = spawn(process.execPath, ["--import", "tsx", worker, mode, root, key, version], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on("data", (d) => {
+        out += d;
+        if (out.includes("paused\n")) resolve();
+      });
+      child.on("exit", () => reject(new Error(`the writer ended before pausing: ${out}`)));
+    });
+    // Wait until it is really stopped (state T in /proc/PID/stat).
+    while (!/^\d+ \(.*\) T/.test(readFileSync(`/proc/${child.pid}/stat`, "utf8"))) await new Promise((r) => setImmediate(r));
+    await meanwhile();
+    const done = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+    child.kill("SIGCONT");
+    await done;
+    return JSON.parse(out.split("\n").filter(Boolean).at(-1)!) as { ok: boolean; code?: string; stopped: boolean };
+  };
+
+  test("a writer paused between its checks and its link(2) never wins, even once its slot was written and pruned", async () => {
+    const root = path.join(tempDir("fspause"), "state");
+    const store = new FilesystemStore(root);
+    const c = await store.create(["t", "x"], { n: 0 });
+    const r = await pausedWriter("update", root, "t/x", c.version, async () => {
+      const one = await store.update(["t", "x"], { n: 1 }, c.version); // takes the paused writer's slot
+      await store.update(["t", "x"], { n: 2 }, one.version); // and prunes it
+      assert.deepEqual(readdirSync(path.join(root, "t")), ["x@000002.json"], "the paused writer's temp file was disarmed");
+    });
+    assert.equal(r.stopped, true);
+    assert.equal(r.ok, false, JSON.stringify(r));
+    assert.equal(r.code, "conflict");
+    assert.deepEqual((await store.get(["t", "x"]))?.value, { n: 2 });
+    assert.deepEqual(readdirSync(path.join(root, "t")), ["x@000002.json"]);
+  });
+
+  test("a remover paused before its unlink never removes the next life of a deleted key", async () => {
+    const root = path.join(tempDir("fsprune"), "state");
+    const store = new FilesystemStore(root);
+    const c = await store.create(["t", "x"], { life: 1 });
+    // The writer updates (slot 1), then stops while it prunes slot 0.
+    const r = await pausedWriter("prune", root, "t/x", c.version, async () => {
+      await store.delete(["t", "x"]);
+      await store.create(["t", "x"], { life: 2 }); // slot 0 again, a new life
+    });
+    assert.equal(r.ok, true, JSON.stringify(r));
+    assert.deepEqual((await store.get(["t", "x"]))?.value, { life: 2 });
+    assert.deepEqual(readdirSync(path.join(root, "t")), ["x.json"]);
   });
 });
