@@ -7,9 +7,12 @@
  *   500, or reset, on every attempt. The play names the jid and the host; a later check or
  *   start adopts the job through its claim token and nothing is launched twice.
  * - "the store answers the write, but the answer is lost", for the claim write and for the
- *   launch record: once (the stores' retries find their own write: the user sees nothing), and
- *   followed by the store going away (the user sees the failure; the ledger ends consistent
- *   after a later run).
+ *   launch record: once (the stores' retries find their own write: the user sees nothing; S3
+ *   re-sends the PUT and recognises its own bytes behind the 412, Ara looks its version record
+ *   up by a nonce), and followed by the store going away (the user sees the failure; the ledger
+ *   ends consistent after a later run).
+ * A single 500 or reset is hidden by the same retries (S3: 3 attempts, Ara: 4 per version
+ * POST), so the "fails" cases break every attempt, and count them.
  *
  * Everything asserted is what a user sees: exit codes, messages, the store's records (read
  * straight from the server, past the proxy), the job's processes and job files on the host.
@@ -43,6 +46,11 @@ interface Backend {
   claimWrite: (host: string, name: string) => Match;
   /** The request that records the launch (the head's second version). */
   launchWrite: (host: string, name: string) => Match;
+  /** How many times the store sends a write that keeps failing (its own retries). */
+  writeAttempts: number;
+  /** What the user reads when every attempt of a write is answered 500, or reset. */
+  failed500: RegExp;
+  failedReset: RegExp;
 }
 
 /** The job files (~/.ansible_async/jNNN.NNN) on a host. */
@@ -91,8 +99,10 @@ function faultSuite(title: string, backend: Backend, hostsOf: () => Hosts) {
 
     test("the launch record answered 500 on every attempt: the jid and host are reported, a later check adopts the job", async () => {
       const name = `${backend.kind}-rec500`;
-      const { r, added } = await startWith(name, SECS + 1, { label: "launch record 500", ...backend.launchWrite(host(), name), fault: "status", status: 500 });
+      const { r, added, fired } = await startWith(name, SECS + 1, { label: "launch record 500", ...backend.launchWrite(host(), name), fault: "status", status: 500 });
       assert.equal(r.code, 2, r.out);
+      assert.equal(fired, backend.writeAttempts, "the store retried the write, and every attempt failed");
+      assert.match(r.out, backend.failed500);
       assert.match(r.out, new RegExp(`fatal: \\[${host()}\\]`));
       const m = JID.exec(r.out);
       assert.ok(m, `the jid is reported:\n${r.out.slice(-3000)}`);
@@ -119,8 +129,10 @@ function faultSuite(title: string, backend: Backend, hostsOf: () => Hosts) {
 
     test("the launch record reset on every attempt: the jid and host are reported, a later start adopts the job and launches nothing", async () => {
       const name = `${backend.kind}-recreset`;
-      const { r, added } = await startWith(name, SECS + 2, { label: "launch record reset", ...backend.launchWrite(host(), name), fault: "reset" });
+      const { r, added, fired } = await startWith(name, SECS + 2, { label: "launch record reset", ...backend.launchWrite(host(), name), fault: "reset" });
       assert.equal(r.code, 2, r.out);
+      assert.equal(fired, backend.writeAttempts, "the store retried the write, and every attempt failed");
+      assert.match(r.out, backend.failedReset);
       const m = JID.exec(r.out);
       assert.ok(m, `the jid is reported:\n${r.out.slice(-3000)}`);
       const jid = m[1]!;
@@ -136,8 +148,10 @@ function faultSuite(title: string, backend: Backend, hostsOf: () => Hosts) {
 
     test("the claim write lands but its answer is lost once: the store's retry finds its own write, the user sees a normal start", async () => {
       const name = `${backend.kind}-claimlost`;
-      const { r, added } = await startWith(name, SECS + 3, { label: "claim answer lost", ...backend.claimWrite(host(), name), nth: 1, fault: "lose-answer" });
+      const { r, added, fired } = await startWith(name, SECS + 3, { label: "claim answer lost", ...backend.claimWrite(host(), name), nth: 1, fault: "lose-answer" });
+      assert.equal(fired, 1);
       assert.equal(r.code, 0, r.out);
+      assert.doesNotMatch(r.out, /fatal:|\[WARNING\]/);
       const rec = await headOf(name);
       assert.equal(rec?.status, "running");
       assert.equal(rec?.attempt, 1);
@@ -182,8 +196,10 @@ function faultSuite(title: string, backend: Backend, hostsOf: () => Hosts) {
 
     test("the launch record lands but its answer is lost once: the store's retry finds its own write, the user sees a normal start", async () => {
       const name = `${backend.kind}-reclost`;
-      const { r, added } = await startWith(name, SECS + 5, { label: "launch record answer lost", ...backend.launchWrite(host(), name), nth: 1, fault: "lose-answer" });
+      const { r, added, fired } = await startWith(name, SECS + 5, { label: "launch record answer lost", ...backend.launchWrite(host(), name), nth: 1, fault: "lose-answer" });
+      assert.equal(fired, 1);
       assert.equal(r.code, 0, r.out);
+      assert.doesNotMatch(r.out, /fatal:|\[WARNING\]/);
       const rec = await headOf(name);
       assert.equal(rec?.status, "running");
       await launchedOnce(SECS + 5, rec!.jid!, added);
@@ -254,6 +270,10 @@ describe("store faults through a fault proxy, on a podman host", () => {
       direct: () => openStore(S3_URL, { s3: { endpoint: moto.endpoint } }),
       claimWrite: (h, n) => ({ method: "PUT", path: new RegExp(`/${head(h, n)}\\.json$`), headers: { "if-none-match": /^\*$/ } }),
       launchWrite: (h, n) => ({ method: "PUT", path: new RegExp(`/${head(h, n)}\\.json$`), headers: { "if-match": /./ } }),
+      // s3 option retries: 2 by default, so 3 attempts.
+      writeAttempts: 3,
+      failed500: /s3 store s3:\/\/lrt-faults\/p \(endpoint http:\/\/127\.0\.0\.1:\d+\): server error HTTP 500 \(after 3 attempts\)/,
+      failedReset: /s3 store s3:\/\/lrt-faults\/p \(endpoint http:\/\/127\.0\.0\.1:\d+\): cannot reach the endpoint: connection reset by the server \(ECONNRESET\) \(after 3 attempts\)/,
     },
     () => hosts,
   );
@@ -267,6 +287,10 @@ describe("store faults through a fault proxy, on a podman host", () => {
       direct: () => openStore(ara.storeUrl),
       claimWrite: (h, n) => ({ method: "POST", path: /^\/api\/v1\/records\/?$/, body: new RegExp(`"key":"${head(h, n)}@1"`) }),
       launchWrite: (h, n) => ({ method: "POST", path: /^\/api\/v1\/records\/?$/, body: new RegExp(`"key":"${head(h, n)}@2"`) }),
+      // A version POST is tried 4 times (the store looks for its own write between tries).
+      writeAttempts: 4,
+      failed500: /ara store ara\+http:\/\/127\.0\.0\.1:\d+: POST http:\/\/127\.0\.0\.1:\d+\/api\/v1\/records keeps failing \(HTTP 500\)/,
+      failedReset: /ara store ara\+http:\/\/127\.0\.0\.1:\d+: cannot reach http:\/\/127\.0\.0\.1:\d+\/api\/v1\/records: connection reset by the server/,
     },
     () => hosts,
   );
