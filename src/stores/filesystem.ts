@@ -424,13 +424,15 @@ export class FilesystemStore implements Store {
   async update(key: Key, value: unknown, version: string): Promise<Entry> {
     const { dir, base } = this.locate(key);
     const bytes = Buffer.from(`${JSON.stringify(value, null, 1)}\n`);
-    const where = path.join(dir, slotFile(base, 0));
-    const h = this.head(dir, base);
-    if (!h || isGone(h.bytes)) throw new JobsError("not_found", `${where} does not exist`);
+    // The base is checked (step 2) without listing first; only a refusal looks at the head, for its message.
+    const refused = () => {
+      const h = this.head(dir, base);
+      if (!h || isGone(h.bytes)) return new JobsError("not_found", `${path.join(dir, slotFile(base, 0))} does not exist`);
+      return new JobsError("conflict", `${h.file} was changed by another writer`);
+    };
     const v = parseVersion(version);
-    const conflict = () => new JobsError("conflict", `${h.file} was changed by another writer`);
-    if (!v || v.slot !== h.slot || v.hash !== hashOf(h.bytes)) throw conflict();
-    const file = this.commit(dir, base, v.slot + 1, bytes, () => this.checkBase(dir, base, v, conflict), conflict);
+    if (!v) throw refused();
+    const file = this.commit(dir, base, v.slot + 1, bytes, () => this.checkBase(dir, base, v, refused), refused);
     return { key, where: file, value, version: `${v.slot + 1}:${hashOf(bytes)}`, modified: nowDate() };
   }
 
@@ -485,7 +487,7 @@ export class FilesystemStore implements Store {
    * slot and unlinks it. A create (a new life of the key) unlinks every marker of the key, so a
    * marker that survives is of the life its remover checked.
    */
-  private removeSlots(dir: string, base: string, slots: readonly number[], top: number, deleted: boolean): void {
+  private removeSlots(dir: string, base: string, slots: readonly number[], top: number, deleted: boolean, seen?: Listing): void {
     const markers = new Map<number, string>();
     try {
       for (const s of slots) markers.set(s, this.writeMarker(dir, base, s));
@@ -493,7 +495,8 @@ export class FilesystemStore implements Store {
       if (!got) return;
       const isDeleted = isGone(got.bytes);
       if (deleted !== isDeleted) return;
-      for (const t of this.listing(dir).tmps) {
+      // The disarming listing must be taken after `top` was seen: `seen` is one (a writer's, after its link).
+      for (const t of (seen ?? this.listing(dir)).tmps) {
         if (t.base === base && !t.marker && (deleted || t.slot <= top)) this.unlink(path.join(dir, t.name));
       }
       for (const s of slots) {
@@ -535,10 +538,11 @@ export class FilesystemStore implements Store {
     try {
       const listing = this.listing(dir);
       for (const t of listing.tmps) {
-        if (t.base === base && (t.marker ? slot === 0 : t.slot <= slot)) this.unlink(path.join(dir, t.name));
+        if (t.base === base && t.marker && slot === 0) this.unlink(path.join(dir, t.name));
       }
       const below = (listing.docs.get(base) ?? []).filter((s) => s < slot);
-      if (below.length > 0) this.removeSlots(dir, base, below, slot, false);
+      if (below.length > 0) this.removeSlots(dir, base, below, slot, false, listing);
+      else for (const t of listing.tmps) if (t.base === base && !t.marker && t.slot <= slot) this.unlink(path.join(dir, t.name));
       this.sweep(dir, listing, base);
     } catch {
       // Tidying is best effort: the write itself is done, and the next writer tidies again.
