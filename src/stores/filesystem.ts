@@ -57,7 +57,8 @@ const LEGACY_CLOCK_RE = /^\.clock\..+$/;
 
 /** A tombstone, or a slot a remover is unlinking: no document. */
 function isGone(bytes: Buffer | string): boolean {
-  const text = typeof bytes === "string" ? bytes : bytes.length === TOMBSTONE.length ? bytes.toString("latin1") : "";
+  if (bytes.length !== TOMBSTONE.length && bytes.length !== PRUNED.length) return false;
+  const text = typeof bytes === "string" ? bytes : bytes.toString("latin1");
   return text === TOMBSTONE || text === PRUNED;
 }
 

@@ -223,6 +223,25 @@ describe("filesystem store", () => {
     assert.equal(again.version.split(":")[0], "0");
   });
 
+  test("a delete killed half way (a tombstone, or a slot a remover renamed its marker over) reads as deleted and is removed", async () => {
+    const root = path.join(tempDir("fshalf"), "state");
+    const store = new FilesystemStore(root);
+    const dir = path.join(root, "t");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, "a@000003.json"), "\u0000deleted\n"); // the tombstone, not yet removed
+    writeFileSync(path.join(dir, "b.json"), "{}\n");
+    writeFileSync(path.join(dir, "b@000001.json"), "\u0000pruned\n"); // the remover was killed before its unlink
+    await store.create(["t", "c"], { n: 0 });
+    assert.equal(await store.get(["t", "a"]), undefined);
+    assert.equal(await store.get(["t", "b"]), undefined);
+    const res = await store.list(["t"]);
+    assert.deepEqual(res.errors, []);
+    assert.deepEqual(res.entries.map((e) => e.value), [{ n: 0 }]);
+    assert.deepEqual(readdirSync(dir), ["c.json"], "list removed what the killed deletes left");
+    await store.create(["t", "b"], { n: 1 });
+    assert.deepEqual((await store.get(["t", "b"]))?.value, { n: 1 });
+  });
+
   test("temp files of a dead writer on this host are removed by the next writer; another host's once old by the store's clock", async () => {
     const root = path.join(tempDir("fslit"), "state");
     const store = new FilesystemStore(root);
