@@ -488,7 +488,7 @@ export class FilesystemStore implements Store {
    * slot and unlinks it. A create (a new life of the key) unlinks every marker of the key, so a
    * marker that survives is of the life its remover checked.
    */
-  private removeSlots(dir: string, base: string, slots: readonly number[], top: number, deleted: boolean, seen?: Listing): void {
+  private removeSlots(dir: string, base: string, slots: readonly number[], top: number, deleted: boolean): void {
     const markers = new Map<number, string>();
     try {
       for (const s of slots) markers.set(s, this.writeMarker(dir, base, s));
@@ -496,8 +496,9 @@ export class FilesystemStore implements Store {
       if (!got) return;
       const isDeleted = isGone(got.bytes);
       if (deleted !== isDeleted) return;
-      // The disarming listing must be taken after `top` was seen: `seen` is one (a writer's, after its link).
-      for (const t of (seen ?? this.listing(dir)).tmps) {
+      // Disarm from a listing taken after the check: one taken before could miss the writers of a
+      // new life of the key that reached `top` meanwhile.
+      for (const t of this.listing(dir).tmps) {
         if (t.base === base && !t.marker && (deleted || t.slot <= top)) this.unlink(path.join(dir, t.name));
       }
       for (const s of slots) {
@@ -542,8 +543,8 @@ export class FilesystemStore implements Store {
         if (t.base === base && t.marker && slot === 0) this.unlink(path.join(dir, t.name));
       }
       const below = (listing.docs.get(base) ?? []).filter((s) => s < slot);
-      if (below.length > 0) this.removeSlots(dir, base, below, slot, false, listing);
-      else for (const t of listing.tmps) if (t.base === base && !t.marker && t.slot <= slot) this.unlink(path.join(dir, t.name));
+      for (const t of listing.tmps) if (t.base === base && !t.marker && t.slot <= slot) this.unlink(path.join(dir, t.name));
+      if (below.length > 0) this.removeSlots(dir, base, below, slot, false);
       this.sweep(dir, listing, base);
     } catch {
       // Tidying is best effort: the write itself is done, and the next writer tidies again.
