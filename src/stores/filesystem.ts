@@ -3,27 +3,41 @@
  *
  * Layout. A key's last segment B (encoded, encode.ts) names its document in the directory of
  * the other segments. Its versions are "slots": slot 0 is `B.json` (what create writes, and the
- * whole layout of stores written before fencing: such files are read as they are), slot n >= 1
- * is `B@00000n.json`. "@" never occurs in an encoded segment, so the names cannot collide. The
- * head is the highest slot; a head that holds TOMBSTONE is a deleted document. Versions given to
- * callers are `SLOT:SHA256-PREFIX` of the bytes. No lock files, no lease, no clock in the fence.
+ * whole layout of stores written before fencing: such files are read as they are, as version 0),
+ * slot n >= 1 is `B@00000n.json`. "@" never occurs in an encoded segment, so the names cannot
+ * collide. The head is the highest slot; a head that holds TOMBSTONE (or PRUNED, see below) is a
+ * deleted document. Versions given to callers are `SLOT:SHA256-PREFIX` of the bytes. At rest a
+ * document is one file. No lock files, no lease, and no clock in the fence.
  *
- * Writing slot s from base slot s-1 (update; delete writes a tombstone the same way; create
+ * Writing slot s from base slot s-1 (update; a delete writes a tombstone the same way; a create
  * writes slot 0 of a document that has no slot at all):
- *   1. write the bytes to a temp file T, fsync, named after the target `.B@s.HOST.PID.RAND.tmp`;
- *   2. check that slot s does not exist, then that the base slot still holds the caller's bytes;
+ *   1. write the bytes to a temp file T, fsync, named after its target: `.B@s.HOST.PID.RAND.tmp`;
+ *   2. check that slot s does not exist, then that slot s-1 still holds the caller's bytes (for a
+ *      create: that B has no slot);
  *   3. link(T, slot s): EEXIST means another writer got there first (conflict / exists);
- *   4. fsync the directory, unlink T, then tidy (below): older slots of B and litter.
- * Slots are only ever created one above the head and removed from the bottom up, and nothing is
- * removed without first unlinking ("disarming") every temp file aimed at a slot at or below the
- * head its remover saw, in a directory listing taken after that head existed. So a writer paused
- * anywhere can never win: if slot s was created and pruned while it was paused after step 2, its
- * T was disarmed and step 3 fails with ENOENT (then it starts again from step 1 and finds that its
- * base is gone); if that happened before step 2, step 2 finds slot s-1 gone, or (deleted and
- * written anew) holding other bytes. Removing any temp file is therefore always safe; it only
- * makes its writer start again. A kill leaves at most a temp file and unpruned slots: the next
- * writer in the directory, and list(), remove them (a temp file of a dead process on this host
- * at once, one of another host once it is TMP_STALE_MS old by the store's clock).
+ *   4. fsync the directory, unlink T, tidy: prune the slots below s, and litter (sweep).
+ * Removing slots (pruning, deleting): slots are only created one above the head and removed from
+ * the bottom up, and a remover first unlinks ("disarms") every temp file aimed at a slot at or
+ * below the head it saw, from a listing taken after it saw that head. So a writer paused anywhere
+ * never wins: if slot s was created and pruned while it was paused after step 2, its T was
+ * disarmed and step 3 fails with ENOENT (it then starts again and finds its base gone); if that
+ * happened before step 2, step 2 finds slot s-1 gone, or, deleted and written anew, holding other
+ * bytes. Removing any temp file is always safe: it only makes its writer start again.
+ * A remover never unlinks a slot by name alone either (paused long enough, it would find the key
+ * deleted and created anew, and unlink the new life's file): it writes a marker
+ * `.B@s.HOST.PID.RAND.gone` (holding PRUNED) per slot, checks that the slot justifying the
+ * removal still stands, disarms, then renames each marker over its slot and unlinks that. A create
+ * disarms every marker of its key, so a marker that is still there belongs to the life its
+ * remover checked; a disarmed one makes the rename fail (ENOENT) and the remover stop.
+ * Limits: content-equal ABA (a key deleted and rewritten with the very same bytes at the same
+ * slot) is taken for the same version, as S3's ETag does; listings rely on POSIX readdir
+ * returning every entry that exists for its whole duration.
+ *
+ * Litter: a kill leaves at most a temp file or marker, unpruned slots, or a half-removed deleted
+ * document. The next writer in the directory and list() (so prune) remove them: temp files and
+ * markers of a dead process on this host at once, of another host once TMP_STALE_MS old by the
+ * store's clock (only liveness depends on that age, never safety); the litter of the layout before
+ * fencing (temp, lock and `.clock.*` files) once TMP_STALE_MS old.
  *
  * Atomic create is the same link(2) on slot 0. Directories 0700, files 0600. Nothing escapes the
  * root (encode.ts). The store's clock is the mtime of one fixed file, `.clock`, in the root.
