@@ -116,6 +116,14 @@ function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException)?.code;
 }
 
+function linkedTwice(file: string): boolean {
+  try {
+    return fs.statSync(file).nlink >= 2;
+  } catch {
+    return false;
+  }
+}
+
 function pidAlive(pid: number): boolean {
   if (pid === process.pid) return false; // a write of this process is never in flight while it tidies
   try {
@@ -386,18 +394,25 @@ export class FilesystemStore implements Store {
         try {
           fs.linkSync(tmp, file);
         } catch (err) {
-          if (errno(err) === "EEXIST") throw taken();
-          if (errno(err) === "ENOENT" && !fs.existsSync(tmp)) continue; // disarmed: start again
-          throw this.ioError(file, err, "write");
+          // On NFS a retried LINK can answer EEXIST for its own success: T then has two names.
+          if (errno(err) === "EEXIST") {
+            if (!linkedTwice(tmp)) throw taken();
+          } else if (errno(err) === "ENOENT" && !fs.existsSync(tmp)) {
+            continue; // disarmed: start again
+          } else throw this.ioError(file, err, "write");
         }
       } finally {
         fs.rmSync(tmp, { force: true });
       }
-      this.fsyncDir(dir);
-      this.tidy(dir, base, slot);
-      return file;
+      return this.linked(dir, base, slot, file);
     }
     throw new JobsError("conflict", `${file}: other writers kept removing this write's temp file; try again`);
+  }
+
+  private linked(dir: string, base: string, slot: number, file: string): string {
+    this.fsyncDir(dir);
+    this.tidy(dir, base, slot);
+    return file;
   }
 
   /** Step 2 of an update or delete: the base slot still holds exactly the caller's bytes. */
