@@ -6,7 +6,8 @@
 #   make sanity        ansible-test sanity (--venv) on the collection, on the chosen line
 #   make units         ansible-test units (the probe's Python tests), on the chosen line
 #   make molecule      every Molecule scenario (extensions/molecule/), on the chosen line
-#   make simulate      the deterministic simulation of the ledger protocol (SIM_RUNS=N, SEED=...)
+#   make simulate      one batch of the ledger simulation (SIM="STORE RUNS MODES", SEED=... SIM_PATH=...)
+#   make soak          controllers racing on podman hosts under faults, kill -9 trials, 10x simulation
 #   make bench         benchmarks against the native-Ansible baseline
 # Every target installs what it needs (apt, npm ci, pinned PyPI venvs under .cache/venv, the
 # podman target image) idempotently.
@@ -52,7 +53,7 @@ MOLECULE_NEWEST := long_running_task
 MOLECULE_COMPAT := crash save_load
 TS_SOURCES := $(shell find src -name '*.ts') package-lock.json scripts/build.mjs $(wildcard scripts/licenses/*.txt)
 
-.PHONY: all deps build image lint sanity units molecule simulate test test-unit test-compat test-compat-line demo bench collection clean
+.PHONY: all deps build image lint sanity units molecule simulate soak test test-unit test-compat test-compat-line demo bench collection clean
 
 all: build
 
@@ -106,13 +107,22 @@ molecule-%: deps build image $(VENVS)/molecule/.lrt-stamp
 
 molecule: $(addprefix molecule-,$(MOLECULE_NEWEST) $(MOLECULE_COMPAT))
 
-# Not in make test yet: about 0.36 s a schedule, far from the 10,000-in-5-minutes goal (issue 11).
+# One batch of the ledger simulation by hand; make test runs 10,000 schedules (test/simulation).
+# A failure prints the command that replays it: SEED=... SIM_PATH=... make simulate SIM="..."
+SIM ?= memory 1000 start,start,start,check,cancel,load,save --pause
 simulate: node_modules/.package-lock.json
-	$(NODE_TEST) test/simulation/ledger.test.ts
+	node --import tsx test/simulation/simulate.ts $(SIM)
+
+# Not in make test: real controllers racing under host crashes and store cuts (bench/soak.ts,
+# SOAK_ROUNDS=N SOAK_SEED=...), 1000 kill -9 trials per store, and 10x the simulation.
+soak: deps build image
+	node --import tsx bench/soak.ts
+	KILL_TRIALS=2000 $(NODE_TEST) test/killnine/killnine.test.ts
+	SIM_SCALE=10 $(NODE_TEST) test/simulation/ledger.test.ts
 
 test: deps build image lint sanity units
 	@echo "make test: $$(ansible --version | head -n1)"
-	$(NODE_TEST) $(call tests,test/unit test/conformance test/cli test/integration)
+	$(NODE_TEST) $(call tests,test/unit test/conformance test/cli test/integration test/simulation test/killnine)
 	$(MAKE) --no-print-directory $(addprefix molecule-,$(MOLECULE_NEWEST))
 
 # Without ANSIBLE= on the command line: every line but the newest, one after the other.

@@ -29,6 +29,12 @@ export interface HostInput {
   args?: Record<string, unknown>;
   result?: unknown;
   probe?: Record<string, unknown>;
+  /**
+   * The registered answer of the job_store call (load, or the first claim) that the probe
+   * followed (loaded_var). Its `claim_stale` says whether a claim without a recorded launch was stale then:
+   * a probe that began later and found no process proves the claim was never launched in time.
+   */
+  loaded?: Record<string, unknown>;
   /** The plugin could not build this host's input (a template failed): the host fails with this message. */
   error?: string;
 }
@@ -44,7 +50,23 @@ export interface HostOutput {
   job: JobRecord | null;
   jobs?: JobRecord[];
   status: string | null;
+  /** A `starting` claim without a jid: whether it was stale (by the store's clock) when read. */
+  claim_stale?: boolean;
   warnings?: string[];
+}
+
+/**
+ * Whether the claim was stale when the answer the probe followed was given (loaded_var): its
+ * own host's answer in a run_once (batch) answer, else the answer itself. Undefined when no
+ * such answer was given (the claim is then judged as it is now, when the evidence is applied).
+ */
+function staleWhenLoaded(input: HostInput, host: string, recordId: string): boolean | undefined {
+  const l = input.loaded;
+  if (!l || typeof l !== "object") return undefined;
+  const hosts = (l as { hosts?: Record<string, unknown> }).hosts;
+  const mine = (hosts && typeof hosts === "object" ? hosts[host] : l) as Partial<HostOutput> | undefined;
+  if (!mine || typeof mine !== "object" || mine.job?.id !== recordId) return undefined;
+  return mine.claim_stale === true;
 }
 
 export const CONCURRENCY = 16;
@@ -120,6 +142,7 @@ export class Operations {
   async load(host: string): Promise<HostOutput> {
     const head = await this.findHead(host);
     const res = out(head?.record ?? null, false, { found: head !== undefined });
+    if (head && !head.record.jid && !isTerminal(head.record.status)) res.claim_stale = await this.ledger.isStale(head, this.args.stale_after);
     if (head && this.args.history) res.jobs = (await this.ledger.history(head.record)).records;
     return res;
   }
@@ -150,12 +173,14 @@ export class Operations {
     if (probe && !(probe as AnyResult).skipped) {
       const head = await this.ledger.head(id);
       if (head && !isTerminal(head.record.status)) {
-        await this.ledger.observe(id, head.record.id, probe as Evidence, this.args.stale_after, head);
+        await this.ledger.observe(id, head.record.id, probe as Evidence, this.args.stale_after, head, staleWhenLoaded(input, host, head.record.id));
       }
     }
     const res = await this.ledger.claim(id, this.origin(), fields, this.args.stale_after);
     if (res.claimed) return out(res.record, true, { claimed: true, msg: `claimed job "${id.name}" on ${host}` });
-    return out(res.record, false, { claimed: false, msg: res.reason, ...(res.stale ? { warnings: ["the claim is stale: probe it by its token"] } : {}) });
+    const held = out(res.record, false, { claimed: false, msg: res.reason, ...(res.stale ? { warnings: ["the claim is stale: probe it by its token"] } : {}) });
+    if (!res.record.jid) held.claim_stale = res.stale;
+    return held;
   }
 
   /** async_job_save: record an already launched async task (one record per loop item). */
@@ -212,7 +237,7 @@ export class Operations {
         const now = head.record.jid ? `jid ${head.record.jid}` : "not launched yet";
         return out(head.record, false, { found: true, msg: `evidence for ${about} ignored: the current attempt is ${now}` });
       }
-      r = await this.ledger.observe(id, head.record.id, probe as Evidence, this.args.stale_after, head);
+      r = await this.ledger.observe(id, head.record.id, probe as Evidence, this.args.stale_after, head, staleWhenLoaded(input, host, head.record.id));
     } else if (this.args.status) {
       r = await this.ledger.setStatus(id, this.args.status, this.args.message, head);
     } else if (this.args.cleaned) {

@@ -19,6 +19,7 @@ export const JOB_STORE_SPEC: Spec = {
   result_var: { type: "str" },
   probe: { type: "dict" },
   probe_var: { type: "str" },
+  loaded_var: { type: "str" },
   claim: { type: "bool", default: false },
   claim_token: { type: "str" },
   status: { type: "str", choices: STATUSES },
@@ -47,6 +48,7 @@ export interface JobStoreArgs {
   result_var: string | null;
   probe: Record<string, unknown> | null;
   probe_var: string | null;
+  loaded_var: string | null;
   claim: boolean;
   claim_token: string | null;
   status: (typeof STATUSES)[number] | null;

@@ -125,7 +125,7 @@ export interface Evidence extends AnyResult {
 }
 
 export interface ObserveOptions {
-  /** A `starting` claim older than the stale limit, by the store's clock. */
+  /** A claim without a recorded launch, older than the stale limit by the store's clock. */
   staleClaim?: boolean;
 }
 
@@ -136,17 +136,26 @@ export interface ObserveOptions {
  */
 export function probedJid(ev: Evidence): string | null | undefined {
   if (typeof ev.jid === "string" && ev.jid !== "") return ev.jid;
-  const asked = (ev.invocation as { module_args?: { jid?: unknown } } | undefined)?.module_args?.jid;
+  const asked = askedFor(ev).jid;
   if (typeof asked === "string" && asked !== "") return asked;
   return ev.jid === null && !ev.results_file ? null : undefined;
+}
+
+/** What the probe was asked about (Ansible returns the module's arguments as `invocation`). */
+function askedFor(ev: Evidence): { jid?: unknown; claim_token?: unknown } {
+  return (ev.invocation as { module_args?: { jid?: unknown; claim_token?: unknown } } | undefined)?.module_args ?? {};
 }
 
 /**
  * Whether probe evidence is about the record as it stands now. A claim-token probe that ran
  * while another controller was launching says nothing about the jid that controller recorded
- * since; evidence about another jid (an earlier attempt) says nothing about this one.
+ * since; evidence about another jid (an earlier attempt) says nothing about this one; and
+ * evidence gathered by another attempt's claim token (the holder a first claim reported, which
+ * ended and was claimed again meanwhile) says nothing about this attempt, even the jid it adopted.
  */
 export function aboutThisAttempt(rec: JobRecord, ev: Evidence): boolean {
+  const token = askedFor(ev).claim_token;
+  if (typeof token === "string" && token !== "" && rec.claim_token && token !== rec.claim_token) return false;
   const jid = probedJid(ev);
   if (jid === undefined) return true;
   if (jid === null) return !rec.jid;
@@ -214,13 +223,14 @@ export function classifyProbe(rec: JobRecord, ev: Evidence, now: string, opts: O
       if (hasTails) patch.result = { ...(rec.result ?? {}), ...tails };
       return patch;
     case "gone": {
-      if (rec.status === "starting" && !patch.jid && !opts.staleClaim) {
-        // Another controller may be launching right now; its claim is not stale yet.
+      if (!rec.jid && !patch.jid && !opts.staleClaim) {
+        // A claim whose launch is not recorded (starting, or marked unreachable by a probe
+        // meanwhile): its controller may be launching right now; the claim is not stale yet.
         return patch;
       }
       const jobFile = (ev.job_file ?? {}) as Record<string, unknown>;
       const reason =
-        rec.status === "starting" && !rec.jid
+        !rec.jid && !patch.jid
           ? "the claim was never launched: no process on the host carries its token"
           : truthy(ev.restarted)
             ? "host restarted after the job began"

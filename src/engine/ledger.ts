@@ -127,6 +127,11 @@ export function applyPatch(rec: JobRecord, patch: Patch | undefined, now = nowIs
   return next;
 }
 
+/** How far an attempt has come: a launch recorded, then a terminal status (for archive()). */
+function progress(rec: JobRecord): number {
+  return (isTerminal(rec.status) ? 4 : rec.status === "starting" ? 0 : 2) + (rec.jid ? 1 : 0);
+}
+
 export type ClaimOutcome =
   | { claimed: true; record: JobRecord }
   | { claimed: false; record: JobRecord; stale: boolean; reason: string };
@@ -160,14 +165,53 @@ export class Ledger {
     return undefined;
   }
 
-  /** Keeps the head's attempt in history before the head moves on (idempotent). */
-  private async archive(head: Head): Promise<void> {
-    const id = head.record;
-    try {
-      await this.store.create(keys.history(id, head.record.attempt), head.record);
-    } catch (err) {
-      if (!isCode(err, "exists")) throw err;
+  /**
+   * The attempt number after `head`. Without a head (first use, or after prune or delete),
+   * it follows the history that is left, so a new attempt never shares a history slot with
+   * an old one (a history copy may outlive its head when a prune or delete is killed).
+   */
+  private async nextAttempt(id: Identity, head: Head | undefined): Promise<number> {
+    if (head) return head.record.attempt + 1;
+    const res = await this.store.list(keys.history(id, 0).slice(0, -1));
+    let max = 0;
+    for (const e of res.entries) {
+      const a = (e.value as { attempt?: unknown } | null)?.attempt;
+      if (typeof a === "number" && a > max) max = a;
     }
+    for (const e of res.errors) {
+      const n = Number(e.key[e.key.length - 1]);
+      if (Number.isInteger(n) && n > max) max = n;
+    }
+    return max + 1;
+  }
+
+  /**
+   * Keeps the head's attempt in history before the head moves on. Idempotent, and monotonic:
+   * a copy written by an earlier try (whose compare-and-swap then lost) is replaced when this
+   * head has progressed further (a jid recorded, a later status), never by a staler one, so
+   * the copy that stays is at least as far along as the head that was really replaced.
+   */
+  private async archive(head: Head): Promise<void> {
+    const key = keys.history(head.record, head.record.attempt);
+    for (let i = 0; i < CAS_RETRIES; i++) {
+      try {
+        await this.store.create(key, head.record);
+        return;
+      } catch (err) {
+        if (!isCode(err, "exists")) throw err;
+      }
+      const kept = await this.store.get(key);
+      if (!kept) continue;
+      const old = validateRecord(kept.value, kept.where);
+      if (old.id !== head.record.id || progress(old) >= progress(head.record)) return;
+      try {
+        await this.store.update(key, head.record, kept.version);
+        return;
+      } catch (err) {
+        if (!isCode(err, "conflict") && !isCode(err, "not_found")) throw err;
+      }
+    }
+    throw new JobsError("conflict", `job "${head.record.name}" on ${head.record.host}: its history copy kept changing; try again`);
   }
 
   /**
@@ -178,7 +222,7 @@ export class Ledger {
     checkIdentity(id);
     for (let i = 0; i < CAS_RETRIES; i++) {
       const head = await this.head(id);
-      const record = newRecord(id, head ? head.record.attempt + 1 : 1, origin, {
+      const record = newRecord(id, await this.nextAttempt(id, head), origin, {
         claim_token: newClaimToken(),
         ...fields,
       });
@@ -188,7 +232,7 @@ export class Ledger {
           return { claimed: true, record };
         }
         if (!isTerminal(head.record.status)) {
-          const stale = head.record.status === "starting" && (await this.isStale(head, staleAfterSec));
+          const stale = !head.record.jid && (await this.isStale(head, staleAfterSec));
           return {
             claimed: false,
             record: head.record,
@@ -217,12 +261,22 @@ export class Ledger {
   /**
    * Records a new attempt for a job that was already launched (async_job_save): the
    * previous head goes to history whatever its state, since the new jid must not be lost.
+   * One exception: a `starting` claim without a jid is a launch that may be under way (or
+   * done, by a controller that died or paused before recording it). Only a probe by its claim
+   * token can tell; replacing it would leave that job in no record and beyond adoption, so
+   * the save fails instead, and the caller names the jid it was given, which keeps running.
    */
   async recordNew(id: Identity, origin: Origin, fields: Partial<JobRecord>, launch: AnyResult): Promise<{ record: JobRecord; superseded?: JobRecord }> {
     checkIdentity(id);
     for (let i = 0; i < CAS_RETRIES; i++) {
       const head = await this.head(id);
-      const base = newRecord(id, head ? head.record.attempt + 1 : 1, origin, fields);
+      if (head && head.record.status === "starting" && !head.record.jid) {
+        throw new JobsError(
+          "conflict",
+          `job "${id.name}" on ${id.host} is claimed by a start that has not recorded its launch yet (attempt ${head.record.attempt}, by ${head.record.controller ?? "an unknown controller"}); not replaced, so that launch is not lost. A long_running_task check of "${id.name}" settles the claim (it finds the job by its claim token)`,
+        );
+      }
+      const base = newRecord(id, await this.nextAttempt(id, head), origin, fields);
       const record = applyPatch(base, classifyLaunch(base, launch, base.no_log)) ?? base;
       try {
         if (!head) await this.store.create(keys.head(id), record);
@@ -301,13 +355,19 @@ export class Ledger {
     }, known);
   }
 
-  observe(id: Identity, expectId: string | undefined, ev: Evidence, staleAfterSec: number, known?: Head) {
+  /**
+   * Applies probe evidence. `staleBefore` is whether the claim was already stale when the
+   * probe's caller read it, before the probe ran (job_store loaded_var): evidence is judged
+   * as of the moment it was gathered, not the moment it lands. Without it, the claim is
+   * judged as it stands now.
+   */
+  observe(id: Identity, expectId: string | undefined, ev: Evidence, staleAfterSec: number, known?: Head, staleBefore?: boolean) {
     return this.mutate(
       id,
       expectId,
       async (rec, head) => {
         const opts: ObserveOptions = {};
-        if (rec.status === "starting") opts.staleClaim = await this.isStale(head, staleAfterSec);
+        if (!rec.jid && !isTerminal(rec.status)) opts.staleClaim = staleBefore ?? (await this.isStale(head, staleAfterSec));
         return classifyProbe(rec, ev, nowIso(), opts);
       },
       known,
@@ -367,9 +427,11 @@ export class Ledger {
       if (dryRun) continue;
       const head = await this.head(r);
       try {
-        if (head && head.record.id === r.id) await this.store.delete(keys.head(r), head.entry.version);
+        // The head goes last: a prune killed half way leaves a terminal head that the next
+        // prune finds, never a history copy without its head.
         await this.store.delete(keys.history(r, r.attempt));
         if (r.jid) await this.store.delete(keys.jid(r.namespace, r.host, r.jid));
+        if (head && head.record.id === r.id) await this.store.delete(keys.head(r), head.entry.version);
       } catch (err) {
         if (!isCode(err, "conflict")) throw err;
         errors.push(`job "${r.name}" on ${r.host} changed while pruning; kept`);

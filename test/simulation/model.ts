@@ -29,7 +29,7 @@ import type { AsyncLocalStorage } from "node:async_hooks";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import type fc from "fast-check";
-import type { Clock } from "../../src/engine/clock.js";
+import { type Clock, realClock } from "../../src/engine/clock.js";
 import { JobsError } from "../../src/engine/errors.js";
 import { Ledger } from "../../src/engine/ledger.js";
 import { coerce } from "../../src/engine/options.js";
@@ -60,7 +60,6 @@ export class Death extends Error {
   }
 }
 
-export const NS = "sim";
 export const NAME = "job";
 export const STALE_AFTER = 300;
 const T0 = Date.parse("2030-01-01T00:00:00Z");
@@ -75,11 +74,14 @@ export class SimClock implements Clock {
   constructor(
     readonly als: AsyncLocalStorage<CtlCtx>,
     readonly point: (label: string) => Promise<void>,
+    /** True while a store call does real I/O: the store's own waits (HTTP retries) are real. */
+    readonly inIo: () => boolean = () => false,
   ) {}
   now(): number {
     return this.t + (this.als.getStore()?.ctl.offset ?? 0);
   }
   sleep(ms: number): Promise<void> {
+    if (this.inIo()) return realClock.sleep(ms);
     return this.point(`sleep ${Math.round(ms)}ms`);
   }
 }
@@ -121,6 +123,8 @@ export class FaultyStore implements Store {
   constructor(
     readonly inner: Store,
     readonly hook: (call: StoreCall) => Promise<Fault | undefined>,
+    /** Told when a call starts and ends its real I/O (the scheduler waits for it). */
+    readonly io: { begin(): void; end(): void } = { begin() {}, end() {} },
   ) {
     this.kind = inner.kind;
     this.capabilities = inner.capabilities;
@@ -129,7 +133,13 @@ export class FaultyStore implements Store {
   private async call<R>(op: StoreCall["op"], key: Key, fn: () => Promise<R>): Promise<R> {
     const fault = (await this.hook({ op, key })) ?? "ok";
     if (fault === "fail" || fault === "timeout") throw new JobsError("store_unavailable", `${op} ${key.join("/")}: injected ${fault}`);
-    const r = await fn();
+    this.io.begin();
+    let r: R;
+    try {
+      r = await fn();
+    } finally {
+      this.io.end();
+    }
     if (fault === "lost") throw new JobsError("store_unavailable", `${op} ${key.join("/")}: answer lost (injected)`);
     return r;
   }
@@ -166,6 +176,8 @@ export interface StartOutcome {
 }
 
 export interface World {
+  /** The namespace of this schedule's records (a fresh one each, so a shared store starts empty). */
+  ns: string;
   s: fc.Scheduler;
   clock: SimClock;
   als: AsyncLocalStorage<CtlCtx>;
@@ -178,6 +190,8 @@ export interface World {
   /** Saved launches (async_job_save answered without error). */
   saved: { host: string; jid: string }[];
   starts: StartOutcome[];
+  /** Launched jids whose failure to be recorded was reported to the user, naming the jid. */
+  reported: Set<string>;
   /** First time (true clock) a claim record id was seen in the store. */
   claimSeenAt: Map<string, number>;
   rule: "per-host" | "latest-call";
@@ -251,7 +265,7 @@ export class Controller {
   }
 
   private claimArgs(): Record<string, unknown> {
-    return { op: "save", claim: true, namespace: NS, name: NAME, async_timeout: "3600", sensitive: false, stale_after: String(STALE_AFTER) };
+    return { op: "save", claim: true, namespace: this.w.ns, name: NAME, async_timeout: "3600", sensitive: false, stale_after: String(STALE_AFTER) };
   }
 
   private all<T>(fn: (h: SimHost) => T): Record<string, T> {
@@ -285,7 +299,10 @@ export class Controller {
     // Claim again where the old job turned out to be over
     let reclaim: Record<string, HostOutput> | undefined;
     if (Object.values(probes).some((p) => !(p as { skipped?: boolean }).skipped)) {
-      reclaim = await this.jobStore({ ...this.claimArgs(), probe_var: "__long_running_task_holder_probe" }, this.all((h) => ({ probe: probes[h.name] as Record<string, unknown> })));
+      reclaim = await this.jobStore(
+        { ...this.claimArgs(), probe_var: "__long_running_task_holder_probe", loaded_var: "__long_running_task_claim" },
+        this.all((h) => ({ probe: probes[h.name] as Record<string, unknown>, loaded: { hosts: claim } })),
+      );
     }
     const myClaim = (h: string): Partial<HostOutput> => {
       if (w.rule === "latest-call") return (reclaim ?? claim)[h] ?? {};
@@ -312,18 +329,25 @@ export class Controller {
     );
     // Record the launch
     const rec = await this.jobStore(
-      { op: "update", namespace: NS, name: NAME, result_var: "__long_running_task_launch" },
+      { op: "update", namespace: this.w.ns, name: NAME, result_var: "__long_running_task_launch" },
       this.all((h) => {
         const token = myClaim(h.name).job?.claim_token;
         return { args: token ? { claim_token: token } : {}, result: launches[h.name] };
       }),
     );
-    for (const h of w.hosts) if (rec[h.name]?.failed) outcomes.get(h.name)!.reportedError = true;
+    for (const h of w.hosts) {
+      const r = rec[h.name];
+      if (!r?.failed) continue;
+      outcomes.get(h.name)!.reportedError = true;
+      // hostError names a launched job in the failure the user sees: not orphaned silently
+      const jid = (launches[h.name] as { ansible_job_id?: string }).ansible_job_id;
+      if (jid && r.msg?.includes(`The job WAS launched and keeps running: jid ${jid}`)) w.reported.add(jid);
+    }
   }
 
   /** roles/_common/tasks/resume.yml (check, cancel, async_job_load) */
   async resume(action: "probe" | "cancel"): Promise<void> {
-    const loaded = await this.jobStore({ op: "load", namespace: NS, name: NAME }, this.all(() => ({})));
+    const loaded = await this.jobStore({ op: "load", namespace: this.w.ns, name: NAME, stale_after: String(STALE_AFTER) }, this.all(() => ({})));
     const probes = Object.fromEntries(
       await Promise.all(
         this.w.hosts.map(async (h) => {
@@ -334,8 +358,8 @@ export class Controller {
       ),
     );
     await this.jobStore(
-      { op: "update", namespace: NS, name: NAME, probe_var: "__job_probe", stale_after: String(STALE_AFTER) },
-      this.all((h) => ({ probe: probes[h.name] as Record<string, unknown> })),
+      { op: "update", namespace: this.w.ns, name: NAME, probe_var: "__job_probe", loaded_var: "__job_loaded", stale_after: String(STALE_AFTER) },
+      this.all((h) => ({ probe: probes[h.name] as Record<string, unknown>, loaded: { hosts: loaded } })),
     );
   }
 
@@ -343,7 +367,7 @@ export class Controller {
   async save(): Promise<void> {
     const launches = Object.fromEntries(await Promise.all(this.w.hosts.map(async (h) => [h.name, await this.launch(h, null, "save", null)] as const)));
     const res = await this.jobStore(
-      { op: "save", namespace: NS, name: NAME, result_var: "__async_job_save_result" },
+      { op: "save", namespace: this.w.ns, name: NAME, result_var: "__async_job_save_result" },
       this.all((h) => ({ result: launches[h.name] })),
     );
     for (const h of this.w.hosts) {

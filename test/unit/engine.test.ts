@@ -153,6 +153,23 @@ describe("classification", () => {
     assert.equal(classifyProbe(base(), { state: "gone", jid: "j123.45", job_file: { exists: true } }, NOW)?.status, "lost");
   });
 
+  test("evidence gathered by another attempt's claim token says nothing about this attempt", () => {
+    // The holder a first claim reported ended and was claimed again meanwhile (simulation seed -637471592).
+    const asked = (claim_token: string) => ({ invocation: { module_args: { jid: null, claim_token } } });
+    const again = base({ status: "starting", jid: null, claim_token: "new" });
+    const ev = { state: "finished" as const, jid: "j7.1", adopted_jid: "j7.1", result: { rc: 0 }, ...asked("old") };
+    assert.equal(classifyProbe(again, ev, NOW, { staleClaim: true }), undefined);
+    assert.equal(classifyProbe(again, { ...ev, ...asked("new") }, NOW)?.jid, "j7.1");
+    assert.equal(classifyProbe(again, { state: "gone", jid: null, ...asked("old") }, NOW, { staleClaim: true }), undefined);
+  });
+
+  test("a fresh claim that a probe found unreachable is not lost before it is stale", () => {
+    // Found by make soak: the not-stale guard held for `starting` only.
+    const marked = base({ status: "unreachable", jid: null });
+    assert.equal(classifyProbe(marked, { state: "gone" }, NOW, { staleClaim: false })?.status, undefined);
+    assert.match(String(classifyProbe(marked, { state: "gone" }, NOW, { staleClaim: true })?.last_error), /the claim was never launched/);
+  });
+
   test("probe on a terminal record: only cleanup is recorded", () => {
     const done = base({ status: "succeeded" });
     assert.equal(classifyProbe(done, { state: "gone" }, NOW), undefined);

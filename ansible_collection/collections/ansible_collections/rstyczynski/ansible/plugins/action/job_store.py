@@ -142,7 +142,7 @@ class ActionModule(ActionBase):
                     templar = self._templar.copy_with_new_env(available_variables=host_vars)
                     host_args = self._template_for(templar, raw, host, omit)
                 entry = {'args': host_args}
-                for option, key in (('result_var', 'result'), ('probe_var', 'probe')):
+                for option, key in (('result_var', 'result'), ('probe_var', 'probe'), ('loaded_var', 'loaded')):
                     var = host_args.get(option)
                     if var and var in host_vars:
                         try:

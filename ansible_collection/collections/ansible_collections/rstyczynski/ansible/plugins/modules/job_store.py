@@ -95,6 +95,16 @@ options:
         name), a host whose probe result is missing or skipped is left alone and reported with
         C(skipped=true), so the answer of an earlier claim on that host still stands.
     type: str
+  loaded_var:
+    description:
+      - Name of the host variable holding the registered answer of the job_store call that the
+        probe in I(probe_var) followed (the I(op=load), or the first I(claim=true) call).
+      - Evidence is judged as of the moment it was gathered. That answer says, in C(claim_stale),
+        whether a C(starting) claim was already stale (by the store's clock) before the probe
+        ran; only then does a probe that found no process carrying the claim token make it C(lost).
+        A claim that went stale while the probe ran may have been launched meanwhile.
+      - Without it, the claim is judged as it stands when the evidence is applied.
+    type: str
   claim:
     description: With I(op=save), claim the name for a launch instead of recording a launched task.
     type: bool
@@ -257,6 +267,13 @@ found:
 claimed:
   description: Whether this call claimed the name for a launch (save with claim).
   returned: for save with claim
+  type: bool
+claim_stale:
+  description:
+    - For a C(starting) record without a jid (a claim whose launch is not recorded), whether the
+      claim was older than I(stale_after) by the store's clock when this answer was given. Pass
+      this answer to the update that applies a probe's evidence, with I(loaded_var).
+  returned: for load, and save with claim when another claim holds the name
   type: bool
 skipped:
   description: Nothing was done for this host (save with claim and I(probe_var), no probe evidence for the host).

@@ -1,0 +1,92 @@
+/**
+ * Ledger rules found by the deterministic simulation and the kill -9 trials, each pinned
+ * by the smallest sequence of store calls that broke it, on the in-memory store.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { isCode } from "../../src/engine/errors.js";
+import { Ledger, keys } from "../../src/engine/ledger.js";
+import type { JobRecord } from "../../src/engine/record.js";
+import type { Entry } from "../../src/stores/types.js";
+import { MemoryStore } from "../helpers/memory-store.js";
+
+const ID = { namespace: "default", host: "web1", name: "backup" };
+const launch = (jid: string) => ({ ansible_job_id: jid, results_file: `/root/.ansible_async/${jid}`, started: 1, finished: 0 });
+
+test("a history copy left by a lost compare-and-swap is brought up to the head it replaces", async () => {
+  // Simulation seed 2105611662 (start next to async_job_save): the saver archived the claim,
+  // lost its compare-and-swap to the launch record, and its retry kept the stale copy, so the
+  // launched jid ended up in no record.
+  const store = new MemoryStore();
+  const ledger = new Ledger(store);
+  const claim = await ledger.claim(ID, {}, {}, 300);
+  assert.ok(claim.claimed);
+  await store.create(keys.history(ID, 1), claim.record); // the saver's first archive
+  await ledger.recordLaunch(ID, claim.record.claim_token!, launch("j1.1"));
+  const { record, superseded } = await ledger.recordNew(ID, {}, {}, launch("j2.2"));
+  assert.equal(record.attempt, 2);
+  assert.equal(superseded?.jid, "j1.1");
+  const kept = (await store.get(keys.history(ID, 1)))!.value as JobRecord;
+  assert.equal(kept.jid, "j1.1");
+  assert.equal(kept.status, "running");
+});
+
+test("a staler copy never replaces a history copy that is further along", async () => {
+  const store = new MemoryStore();
+  const ledger = new Ledger(store);
+  const claim = await ledger.claim(ID, {}, {}, 300);
+  assert.ok(claim.claimed);
+  const stale = (await ledger.head(ID))!;
+  await ledger.recordLaunch(ID, claim.record.claim_token!, launch("j1.1"));
+  await ledger.recordNew(ID, {}, {}, launch("j2.2")); // archives attempt 1 as running
+  // a paused archiver wakes up with the head as it read it (starting): its copy loses
+  await (ledger as unknown as { archive(h: typeof stale): Promise<void> }).archive(stale);
+  assert.equal(((await store.get(keys.history(ID, 1)))!.value as JobRecord).jid, "j1.1");
+});
+
+test("async_job_save does not replace a claim whose launch is not recorded", async () => {
+  // Simulation seeds 1633725684 and -565659014: replacing it left the start's launch in no record.
+  const ledger = new Ledger(new MemoryStore());
+  const claim = await ledger.claim(ID, { controller: "ctl-a" }, {}, 300);
+  assert.ok(claim.claimed);
+  await assert.rejects(ledger.recordNew(ID, {}, {}, launch("j9.9")), (err) => {
+    assert.ok(isCode(err, "conflict"));
+    assert.match((err as Error).message, /job "backup" on web1 is claimed by a start that has not recorded its launch yet \(attempt 1, by ctl-a\)/);
+    assert.match((err as Error).message, /long_running_task check of "backup" settles the claim/);
+    return true;
+  });
+  assert.equal((await ledger.head(ID))!.record.claim_token, claim.record.claim_token);
+});
+
+test("after a prune killed before its head went, attempts go on after the history left", async () => {
+  const store = new MemoryStore();
+  const ledger = new Ledger(store);
+  await ledger.recordNew(ID, {}, {}, { ...launch("j1.1"), finished: 1, rc: 0 });
+  // a prune (or delete) killed after the head was removed but not its history copy
+  await store.create(keys.history(ID, 1), (await ledger.head(ID))!.record);
+  await store.delete(keys.head(ID));
+  const again = await ledger.claim(ID, {}, {}, 300);
+  assert.ok(again.claimed);
+  assert.equal(again.record.attempt, 2);
+});
+
+test("prune removes the head last, so a prune killed half way leaves what the next one finds", async () => {
+  const store = new MemoryStore();
+  const deletes: string[] = [];
+  const ledger = new Ledger(
+    new Proxy(store, {
+      get(t, p, r) {
+        if (p === "delete")
+          return (key: Entry["key"], v?: string) => {
+            deletes.push(key[0]!);
+            return t.delete(key, v);
+          };
+        return Reflect.get(t, p, r);
+      },
+    }),
+  );
+  await ledger.recordNew(ID, {}, {}, { ...launch("j1.1"), finished: 1, rc: 0 });
+  const { pruned } = await ledger.prune({ namespace: "default", updatedBefore: new Date(Date.now() + 60_000) }, false);
+  assert.equal(pruned.length, 1);
+  assert.deepEqual(deletes, ["history", "jids", "heads"]);
+});
