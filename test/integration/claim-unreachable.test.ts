@@ -1,14 +1,14 @@
 /**
- * A product bug found by the soak (bench/soak.ts), kept as a `todo` test until it is fixed:
+ * A product bug found by the soak (bench/soak.ts), fixed in src/engine/classify.ts (the not-stale
+ * guard holds for every claim without a recorded launch, not only a `starting` one):
  * a fresh `starting` claim that a probe once found `unreachable` loses the protection of
  * stale_after, so another controller takes it over and launches while the claim's own
  * controller is still launching: two live jobs for one (namespace, host, name).
  *
- * classifyProbe (src/engine/classify.ts) keeps a `starting` claim that is not stale yet when
+ * Before the fix, classifyProbe (src/engine/classify.ts) kept a `starting` claim that is not stale yet when
  * its token is not seen on the host ("another controller may be launching right now"), but a
  * probe that cannot reach the host moves that claim to `unreachable`, and from `unreachable`
  * a probe that sees no process carrying the token gives `lost` at once, whatever the claim's age.
- * Remove `todo` once it holds.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -30,7 +30,7 @@ describe("a fresh claim on a host that blips", () => {
 
   test(
     "is never taken over, even after a probe found its host unreachable",
-    { todo: "classify.ts: an unreachable claim without a jid is taken over before stale_after (found by make soak)" },
+    {},
     async () => {
       const h = hosts.names[0]!;
       const store = path.join(tempDir("blip"), "state");

@@ -105,15 +105,22 @@ export async function discoverLedger(client: AraClient, name: string, create: bo
   const notices: string[] = [];
   let { books, date } = await findLedgers(client, name);
   let createdId: number | undefined;
-  if (books.length === 0) {
-    const existed = await labelExists(client, name);
+  // The ledger's label without its playbook: a deleted ledger, or another controller creating
+  // it right now whose playbook row is not visible yet (seen in make soak as a false "records
+  // are lost" on a fresh server). Only what is still true once creation has settled is said.
+  let existed = false;
+  if (books.length === 0 && (await labelExists(client, name))) {
+    existed = true;
     if (!create) {
-      if (existed) notices.push(vanishedBeforeNotice(client, name, false));
-      return { book: undefined, notices };
+      await sleep(SETTLE_MS);
+      ({ books, date } = await findLedgers(client, name));
+      if (books.length === 0) notices.push(vanishedBeforeNotice(client, name, false));
     }
+  }
+  if (books.length === 0) {
+    if (!create) return { book: undefined, notices };
     createdId = await createLedger(client, name);
     ({ books, date } = await findLedgers(client, name));
-    if (existed) notices.push(vanishedBeforeNotice(client, name, true));
     if (books.length === 0) {
       throw client.unavailable(`created the ledger playbook #${createdId} but cannot find it by its path ${ledgerPath(name)}`);
     }
@@ -134,6 +141,7 @@ export async function discoverLedger(client: AraClient, name: string, create: bo
     const old = (date ?? nowDate()).getTime() - b.created.getTime() > DUPLICATE_GRACE_MS;
     if (mine || old) await dropIfEmpty(client, b.id);
   }
+  if (existed && createdId !== undefined && books.every((b) => b.id === createdId)) notices.push(vanishedBeforeNotice(client, name, true));
   await refreshStarted(client, chosen, date);
   return { book: chosen, notices };
 }

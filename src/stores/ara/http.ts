@@ -128,15 +128,21 @@ export class AraClient {
     for (let i = 0; i < attempts; i++) {
       if (i > 0) await sleep(100 * 2 ** i + Math.random() * 100);
       let res: Response;
+      // A timer of our own, not AbortSignal.timeout(): that one does not keep Node running, and a
+      // request whose connection went quiet (a store cut off mid-answer) let the engine exit 0
+      // with no answer at all instead of failing after timeoutMs (found by make soak).
+      const ac = new AbortController();
+      const timer = setTimeout(() => ac.abort(new DOMException(`no answer within ${this.timeoutMs}ms`, "TimeoutError")), this.timeoutMs);
       try {
         res = await fetch(url, {
           method,
           headers: this.headers(opts.body !== undefined),
           body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
           redirect: "manual",
-          signal: AbortSignal.timeout(this.timeoutMs),
+          signal: ac.signal,
         });
       } catch (err) {
+        clearTimeout(timer);
         lastErr = this.unavailable(`cannot reach ${url.split("?")[0]}: ${networkReason(err, this.timeoutMs)}`, err);
         transientErrors.add(lastErr as object);
         // A server that does not answer in time gets no second chance: bounded, not multiplied.
@@ -147,10 +153,12 @@ export class AraClient {
       try {
         text = await res.text();
       } catch (err) {
+        clearTimeout(timer);
         lastErr = this.unavailable(`${method} ${url.split("?")[0]}: the answer was cut off: ${networkReason(err, this.timeoutMs)}`, err);
         transientErrors.add(lastErr as object);
         continue;
       }
+      clearTimeout(timer);
       let body: unknown = text === "" ? undefined : text;
       if (text !== "" && (res.headers.get("content-type") ?? "").includes("json")) {
         try {

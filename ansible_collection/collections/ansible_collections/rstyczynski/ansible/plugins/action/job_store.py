@@ -202,9 +202,16 @@ class ActionModule(ActionBase):
         except ValueError:
             version = subprocess.run([node, '--version'], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      check=False).stdout.decode('utf-8', 'replace').strip()
-            return dict(result, failed=True, stderr=proc.stderr.decode('utf-8', 'replace')[-2000:],
-                        msg='job_store: the engine did not answer (node %s, exit %s). It needs Node.js >= 18. %s'
-                        % (version or node, proc.returncode, NODE_HELP))
+            stderr = proc.stderr.decode('utf-8', 'replace')
+            major = version.lstrip('v').split('.')[0]
+            if major.isdigit() and int(major) >= 18:
+                hint = 'This is a bug of the engine: please report it with its output (stderr)%s.' % (
+                    ': ' + stderr.strip().splitlines()[-1][:300] if stderr.strip() else ', which was empty')
+            else:
+                hint = 'It needs Node.js >= 18. %s' % NODE_HELP
+            return dict(result, failed=True, stderr=stderr[-2000:],
+                        msg='job_store: the engine did not answer (node %s, exit %s). %s'
+                        % (version or node, proc.returncode, hint))
         for warning in response.pop('warnings', None) or []:
             self._display.warning(warning)
         result.update(response)
