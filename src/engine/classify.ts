@@ -226,7 +226,10 @@ export function classifyProbe(rec: JobRecord, ev: Evidence, now: string, opts: O
       if (!rec.jid && !patch.jid && !opts.staleClaim) {
         // A claim whose launch is not recorded (starting, or marked unreachable by a probe
         // meanwhile): its controller may be launching right now; the claim is not stale yet.
-        return patch;
+        // Nothing is written either: the claim's age is its last write by the store's clock,
+        // and writing checked_at would make it young again (a wait that polls more often
+        // than stale_after would keep a claim that was never launched alive for ever).
+        return undefined;
       }
       const jobFile = (ev.job_file ?? {}) as Record<string, unknown>;
       const reason =

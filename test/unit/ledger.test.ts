@@ -4,8 +4,12 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { Operations } from "../../src/bridge/ops.js";
+import { JOB_STORE_SPEC, type JobStoreArgs } from "../../src/bridge/spec.js";
+import { setClock } from "../../src/engine/clock.js";
 import { isCode } from "../../src/engine/errors.js";
 import { Ledger, keys } from "../../src/engine/ledger.js";
+import { coerce } from "../../src/engine/options.js";
 import type { JobRecord } from "../../src/engine/record.js";
 import type { Entry } from "../../src/stores/types.js";
 import { MemoryStore } from "../helpers/memory-store.js";
@@ -89,4 +93,33 @@ test("prune removes the head last, so a prune killed half way leaves what the ne
   const { pruned } = await ledger.prune({ namespace: "default", updatedBefore: new Date(Date.now() + 60_000) }, false);
   assert.equal(pruned.length, 1);
   assert.deepEqual(deletes, ["history", "jids", "heads"]);
+});
+
+test("a claim is judged stale as it was when the probe's caller loaded it, not when the evidence lands", async () => {
+  // Simulation seed 1471048054: a check loaded a fresh claim, its token probe ran just before the
+  // claim's launch, the controller paused past stale_after, and the evidence then made it lost
+  // while the launched job ran on.
+  let t = Date.parse("2030-01-01T00:00:00Z");
+  const prev = setClock({ now: () => t, sleep: async () => {} });
+  try {
+    const ledger = new Ledger(new MemoryStore());
+    const args = (extra: Record<string, unknown>) => coerce(JOB_STORE_SPEC, { op: "update", name: ID.name, stale_after: 300, ...extra }) as unknown as JobStoreArgs;
+    const claim = await ledger.claim(ID, {}, {}, 300);
+    assert.ok(claim.claimed);
+    const loaded = await new Operations(ledger, args({ op: "load" }), {}).forHost(ID.host, {});
+    assert.equal(loaded.claim_stale, false);
+    const gone = { state: "gone", jid: null, results_file: null, invocation: { module_args: { jid: null, claim_token: claim.record.claim_token } } };
+    t += 301_000; // the pause
+    const update = new Operations(ledger, args({ probe_var: "__job_probe", loaded_var: "__job_loaded" }), {});
+    const kept = await update.forHost(ID.host, { probe: gone, loaded: { hosts: { [ID.host]: loaded } } });
+    assert.equal(kept.status, "starting");
+    // A later check that loads the claim once it is stale, and probes after that, may call it lost.
+    const late = await new Operations(ledger, args({ op: "load" }), {}).forHost(ID.host, {});
+    assert.equal(late.claim_stale, true);
+    const lost = await update.forHost(ID.host, { probe: gone, loaded: { hosts: { [ID.host]: late } } });
+    assert.equal(lost.status, "lost");
+    assert.match(String(lost.job?.last_error), /the claim was never launched/);
+  } finally {
+    setClock(prev);
+  }
 });
