@@ -23,7 +23,7 @@ import { randomBytes } from "node:crypto";
 import { JobsError } from "../engine/errors.js";
 import { S3Client, type S3Response } from "./s3/client.js";
 import { resolveS3Config, type S3Config } from "./s3/config.js";
-import { parseListPage } from "./s3/xml.js";
+import { parseListPage, xmlAll, xmlFirst } from "./s3/xml.js";
 import { decodeSegment, encodeKey } from "./encode.js";
 import type { Capabilities, Entry, Key, ListResult, RecordFilter, Store } from "./types.js";
 import { matchesFilter } from "./types.js";
@@ -33,6 +33,8 @@ const LIST_CONCURRENCY = 16;
 /** Retries of a 409 ConditionalRequestConflict before giving up with "conflict". */
 const CONFLICT_RETRIES = 5;
 export const PROBE_DIR = ".ansible-jobs-probe";
+/** Age (by the server's clock) after which a probe object is litter of a killed process. */
+export const PROBE_LITTER_MS = 10 * 60_000;
 
 export interface ConditionalSupport {
   /** PutObject If-None-Match: * is refused on an existing object. */
@@ -390,10 +392,30 @@ export class S3Store implements Store {
     }
     try {
       await this.client.send({ method: "DELETE", key: probeKey });
+      await this.sweepProbes();
     } catch {
       // A probe left behind is harmless (hidden from list) and must not fail the write.
     }
     return support;
+  }
+
+  /**
+   * Removes probe objects left by processes killed during their probe (the kill -9 trials
+   * left one in about 20 killed S3 processes), once PROBE_LITTER_MS old by the server's clock
+   * (its Date header against their LastModified): a younger one may be another probe running.
+   */
+  private async sweepProbes(): Promise<void> {
+    const prefix = `${this.base()}${PROBE_DIR}/`;
+    const res = await this.client.send({ method: "GET", query: { "list-type": "2", prefix, "max-keys": "100" } });
+    const serverNow = Date.parse(String(res.headers.date ?? ""));
+    if (res.status !== 200 || Number.isNaN(serverNow)) return;
+    for (const c of xmlAll(res.body.toString("utf8"), "Contents")) {
+      const key = xmlFirst(c, "Key");
+      const modified = Date.parse(xmlFirst(c, "LastModified") ?? "");
+      if (key?.startsWith(prefix) && !Number.isNaN(modified) && serverNow - modified > PROBE_LITTER_MS) {
+        await this.client.send({ method: "DELETE", key });
+      }
+    }
   }
 }
 

@@ -284,11 +284,9 @@ async function runStore(kind: string, trials: number, seed: number): Promise<Fig
       const got = listed.get(id);
       if (!got) {
         if (mayBeGone) continue;
-        // A ledger bug, not a store's (it happens on the in-memory store too, with no kill): once a
-        // prune removed a terminal head but kept a non-terminal history copy of an earlier
-        // attempt, the next claim numbers its attempts from 1 again. Two records then share
-        // history/NS/HOST/NAME/00000N: archiving the new one finds the old one there and keeps it
-        // (the new one is lost), and pruning the new one deletes the old one (never terminal).
+        // A ledger bug found here (fixed by Ledger.nextAttempt): once a prune removed a terminal
+        // head but kept a non-terminal history copy of an earlier attempt, the next claim
+        // numbered its attempts from 1 again, and two records shared a history slot.
         if ((model.ids.get(`${m.name}#${m.attempt}`)?.size ?? 0) > 1) {
           f.attemptReuse++;
           say(`acknowledged record ${m.name}#${m.attempt} (${id}, ${m.status}) is not listed: attempt ${m.attempt} of ${m.name} was used by ${model.ids.get(`${m.name}#${m.attempt}`)!.size} records (ledger attempt reuse)`);
@@ -349,6 +347,7 @@ describe(`kill -9 trials (KILL_TRIALS=${TRIALS} KILL_SEED=${SEED} KILL_STORES=${
       assert.equal(f.corrupt, 0, "corrupt or partial records");
       assert.equal(f.missing, 0, "acknowledged records missing");
       assert.equal(f.lostUpdates, 0, "heads that lost an acknowledged update");
+      assert.equal(f.attemptReuse, 0, "records lost to a reused attempt number (Ledger.nextAttempt)");
       assert.equal(f.litterAfterNextWriter, 0, "litter left after the next writer");
     });
   });
