@@ -42,6 +42,7 @@ import { type FaultProxy, startFaultProxy } from "../test/helpers/fault-proxy.js
 import { hostCtl, inHost, podmanHosts } from "../test/helpers/hosts.js";
 import { startMoto, useTestAwsEnv } from "../test/helpers/moto.js";
 import { unexpectedWarnings } from "../test/helpers/warnings.js";
+import { rng } from "../test/helpers/rng.js";
 
 const ROUNDS = Number(process.env.SOAK_ROUNDS ?? 3);
 const CONTROLLERS = Number(process.env.SOAK_CONTROLLERS ?? 4);
@@ -68,17 +69,6 @@ for (const s of STORES) {
   }
 }
 
-/** mulberry32: a small seeded generator, so a run can be replayed with SOAK_SEED. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Run {

@@ -30,7 +30,8 @@ import { openStore } from "../../src/stores/open.js";
 import type { Store } from "../../src/stores/types.js";
 import { tempDir } from "../helpers/ansible.js";
 import { type Moto, raw, startMoto, useTestAwsEnv } from "../helpers/moto.js";
-import { HOST, NAMES, NAMESPACE, OPS, type Op, rng } from "./worker.js";
+import { rng } from "../helpers/rng.js";
+import { HOST, NAMES, NAMESPACE, OPS, type Op } from "./worker.js";
 
 useTestAwsEnv();
 

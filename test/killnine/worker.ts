@@ -15,6 +15,7 @@ import { type Identity, Ledger } from "../../src/engine/ledger.js";
 import type { JobRecord } from "../../src/engine/record.js";
 import { isTerminal } from "../../src/engine/status.js";
 import { openStore } from "../../src/stores/open.js";
+import { rng } from "../helpers/rng.js";
 
 export const NAMESPACE = "k9";
 export const HOST = "h1";
@@ -22,17 +23,6 @@ export const NAMES = ["alpha", "beta", "gamma"];
 export const OPS = ["save", "update", "prune", "delete"] as const;
 export type Op = (typeof OPS)[number];
 
-/** mulberry32: a small seeded generator, so a trial can be replayed from its seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const say = (line: string) => writeSync(1, `${line}\n`);
 const brief = (r: JobRecord) => ({ id: r.id, name: r.name, attempt: r.attempt, status: r.status });
