@@ -6,7 +6,7 @@
 import { type AnyResult, type Evidence, aboutThisAttempt, probedJid } from "../engine/classify.js";
 import { now, nowIso } from "../engine/clock.js";
 import { JobsError, describe, invalid } from "../engine/errors.js";
-import type { Identity, Ledger, Origin } from "../engine/ledger.js";
+import { type Identity, type Ledger, type Origin, launchPending } from "../engine/ledger.js";
 import { parseDuration } from "../engine/options.js";
 import type { JobRecord } from "../engine/record.js";
 import { isTerminal } from "../engine/status.js";
@@ -50,7 +50,7 @@ export interface HostOutput {
   job: JobRecord | null;
   jobs?: JobRecord[];
   status: string | null;
-  /** A `starting` claim without a jid: whether it was stale (by the store's clock) when read. */
+  /** A claim whose launch is not recorded (launchPending): whether it was stale, by the store's clock, when read. */
   claim_stale?: boolean;
   warnings?: string[];
 }
@@ -142,7 +142,7 @@ export class Operations {
   async load(host: string): Promise<HostOutput> {
     const head = await this.findHead(host);
     const res = out(head?.record ?? null, false, { found: head !== undefined });
-    if (head && !head.record.jid && !isTerminal(head.record.status)) res.claim_stale = await this.ledger.isStale(head, this.args.stale_after);
+    if (head && launchPending(head.record)) res.claim_stale = await this.ledger.isStale(head, this.args.stale_after);
     if (head && this.args.history) res.jobs = (await this.ledger.history(head.record)).records;
     return res;
   }
@@ -179,7 +179,7 @@ export class Operations {
     const res = await this.ledger.claim(id, this.origin(), fields, this.args.stale_after);
     if (res.claimed) return out(res.record, true, { claimed: true, msg: `claimed job "${id.name}" on ${host}` });
     const held = out(res.record, false, { claimed: false, msg: res.reason, ...(res.stale ? { warnings: ["the claim is stale: probe it by its token"] } : {}) });
-    if (!res.record.jid) held.claim_stale = res.stale;
+    if (launchPending(res.record)) held.claim_stale = res.stale;
     return held;
   }
 

@@ -127,6 +127,15 @@ export function applyPatch(rec: JobRecord, patch: Patch | undefined, now = nowIs
   return next;
 }
 
+/**
+ * A claim whose launch is not recorded: no jid, not terminal (`starting`, or `unreachable` when a
+ * probe could not reach its host). Its controller may still be launching, so only its age by
+ * the store's clock, or a probe by its claim token, can tell whether it was launched.
+ */
+export function launchPending(rec: JobRecord): boolean {
+  return !rec.jid && !isTerminal(rec.status);
+}
+
 /** How far an attempt has come: a launch recorded, then a terminal status (for archive()). */
 function progress(rec: JobRecord): number {
   return (isTerminal(rec.status) ? 4 : rec.status === "starting" ? 0 : 2) + (rec.jid ? 1 : 0);
@@ -232,7 +241,7 @@ export class Ledger {
           return { claimed: true, record };
         }
         if (!isTerminal(head.record.status)) {
-          const stale = !head.record.jid && (await this.isStale(head, staleAfterSec));
+          const stale = launchPending(head.record) && (await this.isStale(head, staleAfterSec));
           return {
             claimed: false,
             record: head.record,
@@ -261,7 +270,7 @@ export class Ledger {
   /**
    * Records a new attempt for a job that was already launched (async_job_save): the
    * previous head goes to history whatever its state, since the new jid must not be lost.
-   * One exception: a `starting` claim without a jid is a launch that may be under way (or
+   * One exception: a claim whose launch is not recorded (launchPending) may be under way (or
    * done, by a controller that died or paused before recording it). Only a probe by its claim
    * token can tell; replacing it would leave that job in no record and beyond adoption, so
    * the save fails instead, and the caller names the jid it was given, which keeps running.
@@ -270,7 +279,7 @@ export class Ledger {
     checkIdentity(id);
     for (let i = 0; i < CAS_RETRIES; i++) {
       const head = await this.head(id);
-      if (head && head.record.status === "starting" && !head.record.jid) {
+      if (head && launchPending(head.record)) {
         throw new JobsError(
           "conflict",
           `job "${id.name}" on ${id.host} is claimed by a start that has not recorded its launch yet (attempt ${head.record.attempt}, by ${head.record.controller ?? "an unknown controller"}); not replaced, so that launch is not lost. A long_running_task check of "${id.name}" settles the claim (it finds the job by its claim token)`,
@@ -367,7 +376,7 @@ export class Ledger {
       expectId,
       async (rec, head) => {
         const opts: ObserveOptions = {};
-        if (!rec.jid && !isTerminal(rec.status)) opts.staleClaim = staleBefore ?? (await this.isStale(head, staleAfterSec));
+        if (launchPending(rec)) opts.staleClaim = staleBefore ?? (await this.isStale(head, staleAfterSec));
         return classifyProbe(rec, ev, nowIso(), opts);
       },
       known,

@@ -89,18 +89,10 @@ async function records(w: World, raw: Store): Promise<JobRecord[]> {
 let writes = 0;
 let snapshot: { ns: string; writes: number; recs: JobRecord[]; heads: JobRecord[] } | undefined;
 
+/** The head of this schedule's job on a host, from the same read as records(). */
 async function head(w: World, raw: Store, host: string): Promise<JobRecord | undefined> {
-  if (raw.kind !== "filesystem") {
-    await records(w, raw);
-    return snapshot!.heads.find((r) => r.host === host && r.name === NAME);
-  }
-  if (raw instanceof MemoryStore) return raw.peek(["heads", w.ns, host, NAME])?.value as JobRecord | undefined;
-  io.begin();
-  try {
-    return (await raw.get(["heads", w.ns, host, NAME]))?.value as JobRecord | undefined;
-  } finally {
-    io.end();
-  }
+  await records(w, raw);
+  return snapshot!.heads.find((r) => r.host === host && r.name === NAME);
 }
 
 class Violation extends Error {}

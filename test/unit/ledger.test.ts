@@ -60,6 +60,9 @@ test("async_job_save does not replace a claim whose launch is not recorded", asy
     return true;
   });
   assert.equal((await ledger.head(ID))!.record.claim_token, claim.record.claim_token);
+  // the same for a claim a probe found unreachable: its launch is still not recorded
+  await ledger.setStatus(ID, "unreachable", "host unreachable");
+  await assert.rejects(ledger.recordNew(ID, {}, {}, launch("j9.9")), /has not recorded its launch yet/);
 });
 
 test("after a prune killed before its head went, attempts go on after the history left", async () => {
