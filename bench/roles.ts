@@ -3,7 +3,8 @@
  *  - start: long_running_task mode=start vs `command` with async/poll 0;
  *  - check: long_running_task mode=check vs one `async_status` per host;
  * at 1, 10 and 30 hosts, alternating runs, median and spread, plus the number of node
- * processes per play step (it must not grow with the host count).
+ * processes per play step (it must not grow with the host count) and the tasks each mode runs
+ * (its TASK banners, argument validation and the mode include counted).
  */
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
@@ -57,9 +58,11 @@ export async function benchRoles(sizes = [1, 10, 30], rounds = 5): Promise<void>
   console.log("role vs native async (podman hosts, forks 5, `sleep 5` job), %d alternating rounds; median (min-max)", rounds);
   for (const n of sizes) {
     const hosts = await podmanHosts(`lrt-bench${n}`, n);
+    const tasks: Record<string, number> = {};
     const pb = (name: string, extra: Record<string, unknown>) =>
       timeCmd("ansible-playbook", ["-i", hosts.inventory, path.join(dir, name), "-e", JSON.stringify(extra)], { env }).then((t) => {
         if (t.code !== 0) throw new Error(`${name} failed:\n${t.out.slice(-3000)}`);
+        tasks[String(extra.long_running_task_mode ?? name)] = t.out.match(/^TASK \[/gm)?.length ?? 0;
         return t.ms;
       });
     const t: Record<string, number[]> = { nativeStart: [], roleStart: [], nativeCheck: [], roleCheck: [] };
@@ -86,5 +89,6 @@ export async function benchRoles(sizes = [1, 10, 30], rounds = 5): Promise<void>
       `            check: native ${fmt(t.nativeCheck!, "s")}  role ${fmt(t.roleCheck!, "s")}  ratio ${ratio(t.roleCheck!, t.nativeCheck!)}`,
     );
     console.log(`            node processes per job_store step: ${median(nodePerStep)} (target: 1, whatever the host count)`);
+    console.log(`            tasks run: start ${tasks.start}, check ${tasks.check} (native: ${tasks["nativeStart.yml"]} and ${tasks["nativeCheck.yml"]})`);
   }
 }

@@ -5,7 +5,7 @@
  *
  * How the model stays in step with the YAML (checked by yaml.test.ts, which fails when these
  * files change in a way the model does not follow):
- *   start  = roles/long_running_task/tasks/start.yml:
+ *   start  = roles/long_running_task/tasks/start.yml (launch.yml):
  *            "Claim the job name" (job_store op=save claim=true, every host)
  *            -> "Probe the job that still holds the name" (async_job_probe on hosts whose claim
  *               answer says claimed=false and carries a job; jid, results_file, claim_token,
@@ -272,7 +272,7 @@ export class Controller {
     return Object.fromEntries(this.w.hosts.map((h) => [h.name, fn(h)]));
   }
 
-  /** roles/long_running_task/tasks/start.yml */
+  /** roles/long_running_task/tasks/start.yml, through launch.yml */
   async start(): Promise<void> {
     const w = this.w;
     const claim = await this.jobStore(this.claimArgs(), this.all(() => ({})));
@@ -358,7 +358,7 @@ export class Controller {
       ),
     );
     await this.jobStore(
-      { op: "update", namespace: this.w.ns, name: NAME, probe_var: "__job_probe", loaded_var: "__job_loaded", stale_after: String(STALE_AFTER) },
+      { op: "update", namespace: this.w.ns, name: NAME, probe_var: "__common_probe", loaded_var: "__common_loaded", stale_after: String(STALE_AFTER) },
       this.all((h) => ({ probe: probes[h.name] as Record<string, unknown>, loaded: { hosts: loaded } })),
     );
   }

@@ -2,7 +2,8 @@
  * The simulation's controllers (model.ts) against the roles they stand for: a model run's
  * job_store calls, probes and launches, in order and with the options that decide the
  * protocol (op, claim, probe_var, loaded_var, result_var, claim_token, the probe's inputs),
- * must equal the steps of roles/long_running_task/tasks/start.yml and roles/_common/tasks/resume.yml.
+ * must equal the steps of roles/long_running_task/tasks/start.yml and resume.yml (check), with the
+ * files they import (launch.yml, roles/_common/tasks/resume.yml) followed.
  * A change to either side that the other does not follow fails here.
  */
 import assert from "node:assert/strict";
@@ -25,10 +26,20 @@ function tasks(file: string): Task[] {
   return JSON.parse(execFileSync(ANSIBLE_PYTHON, ["-c", py, path.join(ROLES, file)], { encoding: "utf8" })) as Task[];
 }
 
-/** The protocol-relevant shape of a role's task list. */
+/** The protocol-relevant shape of a role's task list, following static imports. */
 function yamlSteps(file: string): Step[] {
   const out: Step[] = [];
   for (const t of tasks(file)) {
+    const imported = t["ansible.builtin.import_tasks"];
+    const role = t["ansible.builtin.import_role"] as { name?: string; tasks_from?: string } | undefined;
+    if (typeof imported === "string") {
+      out.push(...yamlSteps(path.join(path.dirname(file), imported)));
+      continue;
+    }
+    if (role?.name?.startsWith("rstyczynski.ansible.")) {
+      out.push(...yamlSteps(path.join(role.name.slice("rstyczynski.ansible.".length), "tasks", role.tasks_from ?? "main.yml")));
+      continue;
+    }
     const js = t["rstyczynski.ansible.job_store"] as Record<string, unknown> | undefined;
     const probe = t["rstyczynski.ansible.async_job_probe"] as Record<string, unknown> | undefined;
     if (js) out.push(storeStep(js));
@@ -97,11 +108,11 @@ test("the model's start follows roles/long_running_task/tasks/start.yml, step by
   assert.deepEqual(steps, yamlSteps("long_running_task/tasks/start.yml"));
 });
 
-test("the model's check follows roles/_common/tasks/resume.yml, step by step", async () => {
+test("the model's check follows roles/long_running_task/tasks/resume.yml, step by step", async () => {
   const steps = await modelSteps(["check"], async (l) => {
     await l.recordNew({ namespace: "sync", host: "h1", name: NAME }, {}, {}, { ansible_job_id: "j0.0", results_file: "/root/.ansible_async/j0.0", started: 1, finished: 0 });
   });
-  assert.deepEqual(steps, yamlSteps("_common/tasks/resume.yml"));
+  assert.deepEqual(steps, yamlSteps("long_running_task/tasks/resume.yml"));
 });
 
 test("the model keeps the claim answer that vars/main.yml keeps (_long_running_task_my_claim)", () => {
