@@ -4,6 +4,7 @@
  * the exactly-once start are in claims.test.ts.
  */
 import assert from "node:assert/strict";
+import { readdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { playbook, storeFiles, tempDir } from "../helpers/ansible.js";
@@ -163,6 +164,19 @@ describe("long_running_task, async_job_save and async_job_load on podman hosts",
     assert.equal(missing.code, 0);
     assert.match(missing.out, /LOADED lrt-roles-1 found=False {2}-/);
     await inHost("lrt-roles-2", "open('/tmp/lrt-flag', 'w').close()");
+  });
+
+  test("async_job_load fails the host whose record is corrupt, naming the file, and loads the others", async () => {
+    const started = await lrt({ long_running_task_name: "corrupt-me", long_running_task_command: "true" });
+    assert.equal(started.code, 0, started.out);
+    const dir = path.join(store, "heads", "default", "lrt-roles-1");
+    const file = readdirSync(dir).find((f) => f.startsWith("corrupt-me@"))!;
+    writeFileSync(path.join(dir, file), "{not json");
+    const r = await playbook(path.join(DIR, "load.yml"), { inventory: hosts.inventory, extraVars: { store, job_name: "corrupt-me" } });
+    assert.notEqual(r.code, 0, r.out);
+    assert.match(r.out, new RegExp(`fatal: \\[lrt-roles-1\\]: FAILED! => .*${file.replace(/[.@]/g, "\\$&")}`));
+    assert.doesNotMatch(r.out, /Traceback|at .*\.ts:\d+/);
+    assert.match(r.out, /LOADED lrt-roles-2 found=True (running|succeeded)/);
   });
 });
 
