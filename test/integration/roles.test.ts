@@ -166,6 +166,25 @@ describe("long_running_task, async_job_save and async_job_load on podman hosts",
     await inHost("lrt-roles-2", "open('/tmp/lrt-flag', 'w').close()");
   });
 
+  test("strategy free with long_running_task_batch false: each host starts and checks its own job", async () => {
+    const free = (mode: string) =>
+      playbook(path.join(DIR, "lrt_free.yml"), {
+        inventory: hosts.inventory,
+        extraVars: { long_running_task_store: store, long_running_task_name: "free", long_running_task_command: "sleep 2", long_running_task_mode: mode },
+      });
+    const started = await free("start");
+    assert.equal(started.code, 0, started.out);
+    for (const h of hosts.names) assert.match(started.out, new RegExp(`STATUS ${h} running j`));
+    await sleep(4000);
+    const checked = await free("check");
+    assert.equal(checked.code, 0, checked.out);
+    for (const h of hosts.names) {
+      assert.match(checked.out, new RegExp(`STATUS ${h} succeeded j`));
+      assert.equal(rec("free", h)?.status, "succeeded");
+      assert.equal(rec("free", h)?.attempt, 1);
+    }
+  });
+
   test("async_job_load fails the host whose record is corrupt, naming the file, and loads the others", async () => {
     const started = await lrt({ long_running_task_name: "corrupt-me", long_running_task_command: "true" });
     assert.equal(started.code, 0, started.out);
