@@ -268,6 +268,20 @@ export class FilesystemStore implements Store {
     return new JobsError("store_unavailable", `filesystem store ${this.root}: ${target} is not a directory`);
   }
 
+  /**
+   * Whether the store's directory does not exist yet (then every list is empty, and nothing is
+   * created just by looking). A root that is not a directory is a store error.
+   */
+  absent(): boolean {
+    try {
+      if (fs.statSync(this.root).isDirectory()) return false;
+    } catch (err) {
+      if (errno(err) === "ENOENT") return true;
+      throw new JobsError("store_unavailable", `filesystem store ${this.root}: ${(err as Error).message}`, { cause: err });
+    }
+    throw this.notADirectory(this.root);
+  }
+
   private mkdirs(dir: string): void {
     try {
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });

@@ -95,14 +95,14 @@ export async function createLedger(client: AraClient, name: string): Promise<num
 
 export interface Discovery {
   book: LedgerBook | undefined;
-  notices: string[];
+  warnings: string[];
 }
 
 /**
  * Finds (and with `create`, creates) the ledger playbook and settles races between creators.
  */
 export async function discoverLedger(client: AraClient, name: string, create: boolean): Promise<Discovery> {
-  const notices: string[] = [];
+  const warnings: string[] = [];
   let { books, date } = await findLedgers(client, name);
   let createdId: number | undefined;
   // The ledger's label without its playbook: a deleted ledger, or another controller creating
@@ -114,11 +114,11 @@ export async function discoverLedger(client: AraClient, name: string, create: bo
     if (!create) {
       await sleep(SETTLE_MS);
       ({ books, date } = await findLedgers(client, name));
-      if (books.length === 0) notices.push(vanishedBeforeNotice(client, name, false));
+      if (books.length === 0) warnings.push(vanishedBeforeWarning(client, name, false));
     }
   }
   if (books.length === 0) {
-    if (!create) return { book: undefined, notices };
+    if (!create) return { book: undefined, warnings };
     createdId = await createLedger(client, name);
     ({ books, date } = await findLedgers(client, name));
     if (books.length === 0) {
@@ -141,9 +141,9 @@ export async function discoverLedger(client: AraClient, name: string, create: bo
     const old = (date ?? nowDate()).getTime() - b.created.getTime() > DUPLICATE_GRACE_MS;
     if (mine || old) await dropIfEmpty(client, b.id);
   }
-  if (existed && createdId !== undefined && books.every((b) => b.id === createdId)) notices.push(vanishedBeforeNotice(client, name, true));
+  if (existed && createdId !== undefined && books.every((b) => b.id === createdId)) warnings.push(vanishedBeforeWarning(client, name, true));
   await refreshStarted(client, chosen, date);
-  return { book: chosen, notices };
+  return { book: chosen, warnings };
 }
 
 /** Deletes a duplicate ledger playbook that nobody wrote into (best effort). */
@@ -168,7 +168,7 @@ async function refreshStarted(client: AraClient, book: LedgerBook, date: Date | 
   }
 }
 
-function vanishedBeforeNotice(client: AraClient, name: string, created: boolean): string {
+function vanishedBeforeWarning(client: AraClient, name: string, created: boolean): string {
   return (
     `ara store ${client.display}: the ledger playbook "${ledgerPath(name)}" existed on this server before ` +
     `(its label ${ledgerLabel(name)} is still there) but is gone now, deleted or pruned (ara playbook prune): ` +

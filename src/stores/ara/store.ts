@@ -23,7 +23,7 @@ import { now, sleep } from "../../engine/clock.js";
 import { randomBytes } from "node:crypto";
 import { mapLimit } from "../../engine/limit.js";
 import { JobsError, isCode } from "../../engine/errors.js";
-import type { Capabilities, Entry, Key, ListResult, RecordFilter, Store } from "../types.js";
+import type { Capabilities, DocumentFilter, DocumentHooks, DocumentLink, Entry, Key, ListResult, Store } from "../types.js";
 import { matchesFilter } from "../types.js";
 import { type LedgerBook, discoverLedger, ledgerPath } from "./book.js";
 import { type AraClient, type AraResponse, isTransient } from "./http.js";
@@ -115,7 +115,7 @@ export class AraStore implements Store {
   readonly url: string;
   readonly ledgerName: string;
   /** Things the user should hear about (a ledger that vanished, links that could not be written). */
-  readonly notices: string[] = [];
+  readonly warnings: string[] = [];
   readonly client: AraClient;
 
   private context: AraContext;
@@ -128,12 +128,18 @@ export class AraStore implements Store {
   private readonly known = new Map<string, Latest>();
   private readonly playbookOfPlay = new Map<string, Promise<number | undefined>>();
   private readonly linkIds = new Map<string, number>();
+  /** What documents mean (summaries, links): the engine's, given by describeWith(). */
+  private hooks: DocumentHooks | undefined;
 
   constructor(cfg: AraStoreConfig) {
     this.client = cfg.client;
     this.url = cfg.client.display;
     this.ledgerName = cfg.ledger;
     this.context = { ...(cfg.context ?? {}) };
+  }
+
+  describeWith(hooks: DocumentHooks): void {
+    this.hooks = hooks;
   }
 
   /** Tells the store which play it serves, so job records are linked to that play's playbook. */
@@ -146,8 +152,8 @@ export class AraStore implements Store {
     return (await this.ledgerFor(create))?.id;
   }
 
-  private notice(msg: string): void {
-    if (!this.notices.includes(msg)) this.notices.push(msg);
+  private warn(msg: string): void {
+    if (!this.warnings.includes(msg)) this.warnings.push(msg);
   }
 
   // ---- the ledger playbook -------------------------------------------------------------
@@ -175,7 +181,7 @@ export class AraStore implements Store {
   private async discover(create: boolean): Promise<LedgerBook | undefined> {
     if (this.book) return this.book;
     const d = await discoverLedger(this.client, this.ledgerName, create);
-    for (const n of d.notices) this.notice(n);
+    for (const w of d.warnings) this.warn(w);
     if (d.book) {
       this.book = d.book;
       this.lastAlive = now();
@@ -362,7 +368,7 @@ export class AraStore implements Store {
     const body = {
       playbook: book.id,
       key: araKey,
-      type: "deleted" in payload ? TYPE_DELETED : docType(payload.value),
+      type: "deleted" in payload ? TYPE_DELETED : docType(this.hooks?.summarize(key, payload.value)),
       value: { ansible_jobs_store: ENVELOPE_FORMAT, key: [...key], n, nonce, ...payload },
     };
     let last = "";
@@ -421,7 +427,8 @@ export class AraStore implements Store {
         // Only a hint: readers find the version by probing.
       }
     };
-    await Promise.all([hint(), live && key[0] === "heads" ? this.link(book, key, docKey, id, value) : undefined]);
+    const link = live ? this.hooks?.link(key, value) : undefined;
+    await Promise.all([hint(), link ? this.link(book, key, docKey, id, link) : undefined]);
   }
 
   private async writeHint(book: LedgerBook, key: Key, docKey: string, lat: Latest): Promise<void> {
@@ -466,26 +473,15 @@ export class AraStore implements Store {
    * resumed the job, so the job shows up in Ara's UI next to the run. Best effort: a run
    * without Ara's callback has no such playbook, and a failed link never fails the write.
    */
-  private async link(book: LedgerBook, key: Key, docKey: string, recordId: number, value: unknown): Promise<void> {
-    if (!isObj(value)) return;
-    const uuid = this.context.play_id ?? (typeof value.play_id === "string" ? value.play_id : undefined);
+  private async link(book: LedgerBook, key: Key, docKey: string, recordId: number, link: DocumentLink): Promise<void> {
+    const uuid = this.context.play_id ?? link.playId;
     if (!uuid) return;
-    const { namespace, name, host } = value;
-    if (typeof name !== "string" || typeof host !== "string") return;
     try {
       const pb = await this.playbookOf(uuid);
       if (pb === undefined || pb === book.id) return;
-      const ns = typeof namespace === "string" && namespace !== "default" ? `${namespace}/` : "";
-      const linkKey = boundedKey(`ansible_job:${ns}${name}@${host}`);
+      const linkKey = boundedKey(link.name);
       const linkValue = {
-        ansible_jobs: "job record of the rstyczynski.ansible collection, kept in the ledger playbook",
-        namespace: namespace ?? null,
-        name,
-        host,
-        attempt: value.attempt ?? null,
-        status: value.status ?? null,
-        jid: value.jid ?? null,
-        updated_at: value.updated_at ?? null,
+        ...link.fields,
         play_id: uuid,
         ledger_playbook: book.id,
         ledger_key: docKey,
@@ -515,7 +511,7 @@ export class AraStore implements Store {
       if (upd.status !== 200) throw this.client.statusError("PATCH", `records/${row.id}`, upd);
       this.linkIds.set(cacheKey, row.id);
     } catch (err) {
-      this.notice(`ara store ${this.url}: could not link job "${name}" on ${host} to the Ara playbook of play ${uuid}: ${(err as Error).message}`);
+      this.warn(`ara store ${this.url}: could not link ${link.title} to the Ara playbook of play ${uuid}: ${(err as Error).message}`);
     }
   }
 
@@ -650,7 +646,7 @@ export class AraStore implements Store {
     }
   }
 
-  async list(prefix: Key, filter?: RecordFilter): Promise<ListResult> {
+  async list(prefix: Key, filter?: DocumentFilter): Promise<ListResult> {
     const result: ListResult = { entries: [], errors: [] };
     const book = await this.ledgerFor(false);
     if (!book) return result;
@@ -663,13 +659,10 @@ export class AraStore implements Store {
       if (!cur || cur.n < p.n) latest.set(p.docKey, { n: p.n, row });
     }
     const todo: { docKey: string; n: number; row: Row; match: "yes" | "maybe" }[] = [];
-    const statuses = filter?.status?.length ? filter.status : undefined;
     for (const [docKey, { n, row }] of latest) {
       if (row.type === TYPE_DELETED) continue;
       // Skip what the filter would reject anyway, from the summary in the type (no value fetch).
-      const sum = parseDocType(String(row.type));
-      if (statuses && sum.status !== undefined && !statuses.includes(sum.status)) continue;
-      if (filter?.updatedBefore && sum.updated_at !== undefined && !(Date.parse(sum.updated_at) < filter.updatedBefore.getTime())) continue;
+      if (filter?.mayMatch && !filter.mayMatch(parseDocType(String(row.type)))) continue;
       const match = prefixMatch(docKey, prefix);
       if (match !== "no") todo.push({ docKey, n, row, match });
     }
