@@ -11,11 +11,12 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Entry, Key, Store } from "../stores/types.js";
-import { nowIso, sleep } from "./clock.js";
+import { nowIso } from "./clock.js";
 import { type AnyResult, type Evidence, type ObserveOptions, type Patch, classifyLaunch, classifyProbe } from "./classify.js";
 import { JobsError, invalid, isCode } from "./errors.js";
 import { type QueryResult, type RecordFilter, type RecordQuery, documentFilter, matchesRecord, recordHooks } from "./query.js";
 import { type JobRecord, SCHEMA_VERSION, validateRecord } from "./record.js";
+import { AGAIN, type RetryPolicy, contention, retry } from "./retry.js";
 import { type Status, canTransition, isTerminal } from "./status.js";
 
 export interface Identity {
@@ -39,6 +40,8 @@ export interface Head {
 
 const MAX_NAME = 1024;
 const CAS_RETRIES = 12;
+/** A head's compare-and-swap: 12 tries, 5-25 ms apart (and after the last, before giving up). */
+const CAS: RetryPolicy = { attempts: CAS_RETRIES, wait: contention, waitAfterLast: true };
 
 /** Names, hosts and namespaces: any text without control characters, 1..1024 characters. */
 export function checkIdentity(id: Identity): Identity {
@@ -230,25 +233,29 @@ export class Ledger {
    */
   private async archive(head: Head): Promise<void> {
     const key = keys.history(head.record, head.record.attempt);
-    for (let i = 0; i < CAS_RETRIES; i++) {
-      try {
-        await this.store.create(key, head.record);
-        return;
-      } catch (err) {
-        if (!isCode(err, "exists")) throw err;
-      }
-      const kept = await this.store.get(key);
-      if (!kept) continue;
-      const old = validateRecord(kept.value, kept.where);
-      if (old.id !== head.record.id || progress(old) >= progress(head.record)) return;
-      try {
-        await this.store.update(key, head.record, kept.version);
-        return;
-      } catch (err) {
-        if (!isCode(err, "conflict") && !isCode(err, "not_found")) throw err;
-      }
-    }
-    throw new JobsError("conflict", `job "${head.record.name}" on ${head.record.host}: its history copy kept changing; try again`);
+    await retry(
+      { attempts: CAS_RETRIES },
+      async () => {
+        try {
+          await this.store.create(key, head.record);
+          return;
+        } catch (err) {
+          if (!isCode(err, "exists")) throw err;
+        }
+        const kept = await this.store.get(key);
+        if (!kept) return AGAIN;
+        const old = validateRecord(kept.value, kept.where);
+        if (old.id !== head.record.id || progress(old) >= progress(head.record)) return;
+        try {
+          await this.store.update(key, head.record, kept.version);
+          return;
+        } catch (err) {
+          if (!isCode(err, "conflict") && !isCode(err, "not_found")) throw err;
+        }
+        return AGAIN;
+      },
+      () => new JobsError("conflict", `job "${head.record.name}" on ${head.record.host}: its history copy kept changing; try again`),
+    );
   }
 
   /**
@@ -257,7 +264,7 @@ export class Ledger {
    */
   async claim(id: Identity, origin: Origin, fields: Partial<JobRecord>, staleAfterSec: number): Promise<ClaimOutcome> {
     checkIdentity(id);
-    for (let i = 0; i < CAS_RETRIES; i++) {
+    return retry(CAS, async () => {
       const head = await this.head(id);
       const record = newRecord(id, await this.nextAttempt(id, head), origin, {
         claim_token: newClaimToken(),
@@ -282,10 +289,9 @@ export class Ledger {
         return { claimed: true, record };
       } catch (err) {
         if (!isCode(err, "exists") && !isCode(err, "conflict")) throw err;
-        await sleep(5 + Math.random() * 20);
+        return AGAIN;
       }
-    }
-    throw new JobsError("conflict", `job "${id.name}" on ${id.host}: the head kept changing; try again`);
+    }, () => new JobsError("conflict", `job "${id.name}" on ${id.host}: the head kept changing; try again`));
   }
 
   async isStale(head: Head, staleAfterSec: number): Promise<boolean> {
@@ -305,7 +311,7 @@ export class Ledger {
    */
   async recordNew(id: Identity, origin: Origin, fields: Partial<JobRecord>, launch: AnyResult): Promise<{ record: JobRecord; superseded?: JobRecord }> {
     checkIdentity(id);
-    for (let i = 0; i < CAS_RETRIES; i++) {
+    return retry(CAS, async () => {
       const head = await this.head(id);
       if (head && launchPending(head.record)) {
         throw new JobsError(
@@ -325,10 +331,9 @@ export class Ledger {
         return head && !isTerminal(head.record.status) ? { record, superseded: head.record } : { record };
       } catch (err) {
         if (!isCode(err, "exists") && !isCode(err, "conflict")) throw err;
-        await sleep(5 + Math.random() * 20);
+        return AGAIN;
       }
-    }
-    throw new JobsError("conflict", `job "${id.name}" on ${id.host}: the head kept changing; try again`);
+    }, () => new JobsError("conflict", `job "${id.name}" on ${id.host}: the head kept changing; try again`));
   }
 
   async indexJid(rec: JobRecord): Promise<void> {
@@ -356,7 +361,7 @@ export class Ledger {
     checkIdentity(id);
     const headKey = keys.head(id).join("/");
     let first = known && known.entry.key.join("/") === headKey ? known : undefined;
-    for (let i = 0; i < CAS_RETRIES; i++) {
+    return retry(CAS, async () => {
       const head = first ?? (await this.head(id));
       first = undefined;
       if (!head) throw new JobsError("not_found", `no job "${id.name}" on ${id.host} in namespace ${id.namespace}`);
@@ -376,10 +381,9 @@ export class Ledger {
         return { record: next, changed: !onlyCheckedAtMoved(head.record, next) };
       } catch (err) {
         if (!isCode(err, "conflict")) throw err;
-        await sleep(5 + Math.random() * 20);
+        return AGAIN;
       }
-    }
-    throw new JobsError("conflict", `job "${id.name}" on ${id.host}: the record kept changing; try again`);
+    }, () => new JobsError("conflict", `job "${id.name}" on ${id.host}: the record kept changing; try again`));
   }
 
   recordLaunch(id: Identity, claimToken: string | undefined, launch: AnyResult, known?: Head) {

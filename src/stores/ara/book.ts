@@ -12,6 +12,8 @@
  *   ledger's `started` to the server's "now" once a day while the ledger is used.
  */
 import { nowDate, sleep } from "../../engine/clock.js";
+import { JobsError } from "../../engine/errors.js";
+import { AGAIN, retry } from "../../engine/retry.js";
 import { hostname } from "node:os";
 import type { AraClient } from "./http.js";
 
@@ -81,16 +83,18 @@ export async function createLedger(client: AraClient, name: string): Promise<num
         "Every job record lives here: deleting or pruning this playbook deletes them all.",
     },
   };
-  for (let attempt = 0; ; attempt++) {
-    const res = await client.request("POST", "playbooks", { body });
-    if (res.status === 201) return (res.body as { id: number }).id;
-    // A 500 here is most likely two creators racing on the label's get_or_create: try again.
-    if (res.status >= 500 && attempt < 3) {
-      await sleep(100 + Math.random() * 200);
-      continue;
-    }
-    throw client.statusError("POST", "playbooks", res);
-  }
+  const tries = 4;
+  return retry(
+    { attempts: tries, wait: () => 100 + Math.random() * 200 },
+    async (attempt) => {
+      const res = await client.request("POST", "playbooks", { body });
+      if (res.status === 201) return (res.body as { id: number }).id;
+      // A 500 here is most likely two creators racing on the label's get_or_create: try again.
+      if (res.status >= 500 && attempt < tries - 1) return AGAIN;
+      throw client.statusError("POST", "playbooks", res);
+    },
+    () => new JobsError("internal", "createLedger: out of tries"),
+  );
 }
 
 export interface Discovery {

@@ -32,6 +32,7 @@
 import { sleep } from "../../engine/clock.js";
 import { JobsError, isCode } from "../../engine/errors.js";
 import { mapLimit } from "../../engine/limit.js";
+import { AGAIN, contention, retry } from "../../engine/retry.js";
 import type { Capabilities, DocumentFilter, DocumentHooks, Entry, Key, ListResult, Store } from "../types.js";
 import { matchesFilter } from "../types.js";
 import type { LedgerBook } from "./book.js";
@@ -266,17 +267,17 @@ export class AraStore implements Store {
       if (!lat?.live) return;
       throw new JobsError("conflict", `ara store ${this.url}: "${key.join("/")}" was changed by another writer; not deleted`);
     }
-    for (let i = 0; i < WRITE_RETRIES; i++) {
-      const lat = await this.resolve(book, docKey);
-      if (!lat?.live) return;
-      const res = await this.postVersion(book, key, docKey, lat.n + 1, { deleted: true });
-      if (res.won) {
+    await retry(
+      { attempts: WRITE_RETRIES, wait: contention, waitAfterLast: true },
+      async () => {
+        const lat = await this.resolve(book, docKey);
+        if (!lat?.live) return;
+        const res = await this.postVersion(book, key, docKey, lat.n + 1, { deleted: true });
+        if (!res.won) return AGAIN;
         await this.afterWrite(book, key, docKey, lat.n + 1, res.id, false);
-        return;
-      }
-      await sleep(5 + Math.random() * 20);
-    }
-    throw new JobsError("conflict", `ara store ${this.url}: "${key.join("/")}" kept changing while it was deleted; try again`);
+      },
+      () => new JobsError("conflict", `ara store ${this.url}: "${key.join("/")}" kept changing while it was deleted; try again`),
+    );
   }
 
   async list(prefix: Key, filter?: DocumentFilter): Promise<ListResult> {
