@@ -33,3 +33,12 @@ export async function retry<T>(policy: RetryPolicy, attempt: (i: number) => Prom
   }
   throw giveUp();
 }
+
+/** retry() for synchronous tries that do not wait (the filesystem store's write steps). */
+export function retrySync<T>(attempts: number, attempt: (i: number) => T | Again, giveUp: () => Error): T {
+  for (let i = 0; i < attempts; i++) {
+    const r = attempt(i);
+    if (r !== AGAIN) return r;
+  }
+  throw giveUp();
+}
