@@ -66,7 +66,8 @@ export function matchesRecord(r: JobRecord, f: RecordFilter): boolean {
 export function documentFilter(f: RecordFilter): DocumentFilter {
   const statuses = statusesOf(f);
   return {
-    matches: (value) => !isRecord(value) || matchesRecord(value, f),
+    // The cheap test first; only a document it rejects is validated (to let an invalid one through).
+    matches: (value) => (isObj(value) && matchesRecord(value as JobRecord, f)) || !isRecord(value),
     mayMatch: (s) => {
       if (statuses && s.status !== undefined && !statuses.includes(s.status)) return false;
       if (s.updated_at !== undefined && !updatedOk(s.updated_at, f)) return false;
