@@ -32,7 +32,7 @@
 import { sleep } from "../../engine/clock.js";
 import { JobsError, isCode } from "../../engine/errors.js";
 import { mapLimit } from "../../engine/limit.js";
-import { AGAIN, contention, retry } from "../../engine/retry.js";
+import { AGAIN, type Again, contention, retry } from "../../engine/retry.js";
 import type { Capabilities, DocumentFilter, DocumentHooks, Entry, Key, ListResult, Store } from "../types.js";
 import { matchesFilter } from "../types.js";
 import type { LedgerBook } from "./book.js";
@@ -207,26 +207,29 @@ export class AraStore implements Store {
     // one this process saw deleted or absent. Losing that POST costs one request, then we read.
     const k = this.versions.seen(docKey);
     let guess: number | undefined = k ? (k.live ? undefined : k.n + 1) : 1;
-    for (let i = 0; i < WRITE_RETRIES; i++) {
-      let n: number;
-      if (guess !== undefined) {
-        n = guess;
-        guess = undefined;
-      } else {
-        const lat = await this.resolve(book, docKey);
-        if (lat?.live) {
-          throw new JobsError("exists", `ara store ${this.url}: "${key.join("/")}" already exists (${this.where(lat.id)})`);
+    // No wait between tries: a try that reads waits 5-25 ms between its read and its write.
+    return retry(
+      { attempts: WRITE_RETRIES },
+      async (i): Promise<Entry | Again> => {
+        let n: number;
+        if (guess !== undefined) {
+          n = guess;
+          guess = undefined;
+        } else {
+          const lat = await this.resolve(book, docKey);
+          if (lat?.live) {
+            throw new JobsError("exists", `ara store ${this.url}: "${key.join("/")}" already exists (${this.where(lat.id)})`);
+          }
+          n = (lat?.n ?? 0) + 1;
+          if (i > 0) await sleep(contention());
         }
-        n = (lat?.n ?? 0) + 1;
-        if (i > 0) await sleep(5 + Math.random() * 20);
-      }
-      const res = await this.postVersion(book, key, docKey, n, { value });
-      if (res.won) {
+        const res = await this.postVersion(book, key, docKey, n, { value });
+        if (!res.won) return AGAIN;
         await this.afterWrite(book, key, docKey, n, res.id, true, value);
         return this.entry(book, key, n, res.id, value, res.updated);
-      }
-    }
-    throw new JobsError("conflict", `ara store ${this.url}: "${key.join("/")}" kept changing while it was created; try again`);
+      },
+      () => new JobsError("conflict", `ara store ${this.url}: "${key.join("/")}" kept changing while it was created; try again`),
+    );
   }
 
   /** After a lost or impossible update: not_found when the document is gone, else conflict. */
