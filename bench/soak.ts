@@ -69,7 +69,7 @@ for (const s of STORES) {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from "../src/engine/clock.js";
 
 interface Run {
   controller: number;

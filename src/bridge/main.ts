@@ -114,7 +114,7 @@ export async function handle(req: Request): Promise<Response> {
     };
   } finally {
     await store.close?.();
-    for (const n of store.notices ?? []) warnings.push(n);
+    for (const n of store.warnings ?? []) warnings.push(n);
   }
 }
 

@@ -8,9 +8,9 @@ import { now, nowIso } from "../engine/clock.js";
 import { JobsError, describe, invalid } from "../engine/errors.js";
 import { type Identity, type Ledger, type Origin, launchPending } from "../engine/ledger.js";
 import { parseDuration } from "../engine/options.js";
+import type { RecordFilter } from "../engine/query.js";
 import type { JobRecord } from "../engine/record.js";
 import { isTerminal } from "../engine/status.js";
-import type { RecordFilter } from "../stores/types.js";
 import type { JobStoreArgs } from "./spec.js";
 
 export { mapLimit } from "../engine/limit.js";
@@ -271,7 +271,7 @@ export class Operations {
   }
 
   async list(): Promise<{ jobs: JobRecord[]; errors: string[] }> {
-    const { records, errors } = await this.ledger.list(this.filter(), this.args.history);
+    const { records, errors } = await this.ledger.query({ ...this.filter(), history: this.args.history });
     return { jobs: records, errors };
   }
 

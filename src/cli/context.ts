@@ -2,14 +2,13 @@
  * What every command shares: the global options, the store, the output settings and the
  * selection of records (namespace, host, name, status, age filters).
  */
-import * as fs from "node:fs";
-import { JobsError } from "../engine/errors.js";
 import { Ledger } from "../engine/ledger.js";
 import { parseDuration } from "../engine/options.js";
-import { type JobRecord, validateRecord } from "../engine/record.js";
+import type { RecordFilter } from "../engine/query.js";
+import type { JobRecord } from "../engine/record.js";
 import { STATUSES, type Status, TERMINAL } from "../engine/status.js";
 import { openStore, resolveStoreUrl } from "../stores/open.js";
-import { type Key, type RecordFilter, type Store, matchesFilter } from "../stores/types.js";
+import type { Store } from "../stores/types.js";
 import { CliError, EXIT, usageError } from "./errors.js";
 import { Painter, safeText, useColor } from "./output.js";
 
@@ -103,27 +102,16 @@ export async function open(g: GlobalOptions): Promise<OpenedStore> {
 }
 
 /**
- * True when a filesystem store's directory does not exist yet (then every list is
- * empty, and nothing is created just by looking). A path that is not a directory is a
- * store error.
+ * True when the store does not exist yet (a filesystem store's directory: then every list is
+ * empty, and nothing is created just by looking). The store decides (Store.absent).
  */
 export function isMissing(store: Store): boolean {
-  if (store.kind !== "filesystem") return false;
-  const root = (store as Store & { root?: string }).root ?? store.url;
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(root);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return true;
-    throw new JobsError("store_unavailable", `filesystem store ${root}: ${(err as Error).message}`, { cause: err });
-  }
-  if (!st.isDirectory()) throw new JobsError("store_unavailable", `filesystem store ${root} is not a directory`);
-  return false;
+  return store.absent?.() ?? false;
 }
 
 export async function close(s: OpenedStore): Promise<void> {
   await s.store.close?.();
-  for (const n of s.store.notices ?? []) process.stderr.write(`ansible-jobs: warning: ${n}\n`);
+  for (const n of s.store.warnings ?? []) process.stderr.write(`ansible-jobs: warning: ${n}\n`);
 }
 
 /** "failed,lost", "active", "terminal" -> statuses; a usage error names a bad value. */
@@ -213,67 +201,14 @@ export function filterFor(sel: Selection, host: string | undefined, now: number)
   return f;
 }
 
-export function compareRecords(a: JobRecord, b: JobRecord): number {
-  return cmp(a.namespace, b.namespace) || cmp(a.host, b.host) || cmp(a.name, b.name) || a.attempt - b.attempt;
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** Where records of a selection live (the engine's layout: heads/NS/HOST/NAME, history/NS/HOST/NAME/N). */
-function prefixes(f: RecordFilter, history: boolean): Key[] {
-  return (history ? ["heads", "history"] : ["heads"]).map((top) => {
-    const p = [top];
-    if (f.namespace !== undefined) {
-      p.push(f.namespace);
-      if (f.host !== undefined) {
-        p.push(f.host);
-        if (f.name !== undefined && top === "history") p.push(f.name);
-      }
-    }
-    return p;
-  });
-}
+export { compareRecords } from "../engine/ledger.js";
 
 /** The selected records, sorted by namespace, host, name and attempt, plus the unreadable documents. */
 export async function select(s: OpenedStore, sel: Selection, now = Date.now()): Promise<{ records: JobRecord[]; errors: string[] }> {
   if (s.missing) return { records: [], errors: [] };
-  let records: JobRecord[] = [];
-  const errors: string[] = [];
-  for (const host of sel.hosts ?? [undefined]) {
-    const filter = filterFor(sel, host, now);
-    for (const prefix of prefixes(filter, sel.history)) {
-      // Filters are applied after validation: a document that is not a job record has
-      // no trustworthy namespace or status, so it is reported instead of filtered away.
-      const res = await s.store.list(prefix);
-      for (const e of res.errors) errors.push(e.message);
-      for (const entry of res.entries) {
-        let rec: JobRecord;
-        try {
-          rec = validateRecord(entry.value, entry.where);
-        } catch (err) {
-          errors.push((err as Error).message);
-          continue;
-        }
-        if (matchesFilter(rec, filter)) records.push(rec);
-      }
-    }
-  }
-  if (sel.history) {
-    // Heads come first; an attempt archived just before a head move that lost a race
-    // is in both places, and the head copy is the current one.
-    const seen = new Set<string>();
-    records = records.filter((r) => {
-      const k = `${r.namespace}\u0000${r.host}\u0000${r.name}\u0000${r.attempt}`;
-      if (seen.has(k)) return false;
-      seen.add(k);
-      return true;
-    });
-  }
-  const since = sel.newerThanSec === undefined ? undefined : now - sel.newerThanSec * 1000;
-  const out = since === undefined ? records : records.filter((r) => Date.parse(r.updated_at) >= since);
-  return { records: out.sort(compareRecords), errors };
+  const filter = filterFor(sel, undefined, now);
+  if (sel.newerThanSec !== undefined) filter.updatedSince = new Date(now - sel.newerThanSec * 1000);
+  return s.ledger.select({ ...filter, ...(sel.hosts ? { hosts: sel.hosts } : {}), history: sel.history });
 }
 
 /** `--fail-on`: the exit code for a set of records (3 when one matches). */

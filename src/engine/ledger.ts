@@ -10,11 +10,13 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import type { Entry, Key, RecordFilter, Store } from "../stores/types.js";
-import { nowIso, sleep } from "./clock.js";
+import type { Entry, Key, Store } from "../stores/types.js";
+import { nowIso } from "./clock.js";
 import { type AnyResult, type Evidence, type ObserveOptions, type Patch, classifyLaunch, classifyProbe } from "./classify.js";
 import { JobsError, invalid, isCode } from "./errors.js";
+import { type QueryResult, type RecordFilter, type RecordQuery, documentFilter, matchesRecord, recordHooks } from "./query.js";
 import { type JobRecord, SCHEMA_VERSION, validateRecord } from "./record.js";
+import { AGAIN, type RetryPolicy, contention, retry } from "./retry.js";
 import { type Status, canTransition, isTerminal } from "./status.js";
 
 export interface Identity {
@@ -38,6 +40,8 @@ export interface Head {
 
 const MAX_NAME = 1024;
 const CAS_RETRIES = 12;
+/** A head's compare-and-swap: 12 tries, 5-25 ms apart (and after the last, before giving up). */
+const CAS: RetryPolicy = { attempts: CAS_RETRIES, wait: contention, waitAfterLast: true };
 
 /** Names, hosts and namespaces: any text without control characters, 1..1024 characters. */
 export function checkIdentity(id: Identity): Identity {
@@ -56,6 +60,30 @@ export const keys = {
   history: (id: Identity, attempt: number): Key => ["history", id.namespace, id.host, id.name, String(attempt).padStart(6, "0")],
   jid: (namespace: string, host: string, jid: string): Key => ["jids", namespace, host, jid],
 };
+
+/** The key prefixes that hold the records a filter can select (heads, and with `history` earlier attempts). */
+function prefixesFor(f: RecordFilter, history: boolean): Key[] {
+  return (history ? ["heads", "history"] : ["heads"]).map((top) => {
+    const p = [top];
+    if (f.namespace !== undefined) {
+      p.push(f.namespace);
+      if (f.host !== undefined) {
+        p.push(f.host);
+        if (f.name !== undefined && top === "history") p.push(f.name);
+      }
+    }
+    return p;
+  });
+}
+
+/** Records in the order `ansible-jobs` shows them: namespace, host, name, attempt. */
+export function compareRecords(a: JobRecord, b: JobRecord): number {
+  return cmp(a.namespace, b.namespace) || cmp(a.host, b.host) || cmp(a.name, b.name) || a.attempt - b.attempt;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
 
 export function newClaimToken(): string {
   return randomBytes(16).toString("hex");
@@ -146,7 +174,10 @@ export type ClaimOutcome =
   | { claimed: false; record: JobRecord; stale: boolean; reason: string };
 
 export class Ledger {
-  constructor(readonly store: Store) {}
+  constructor(readonly store: Store) {
+    // The store keeps documents; what a job record means (summaries, links) is said here.
+    store.describeWith?.(recordHooks);
+  }
 
   private toHead(entry: Entry | undefined): Head | undefined {
     if (!entry) return undefined;
@@ -202,25 +233,29 @@ export class Ledger {
    */
   private async archive(head: Head): Promise<void> {
     const key = keys.history(head.record, head.record.attempt);
-    for (let i = 0; i < CAS_RETRIES; i++) {
-      try {
-        await this.store.create(key, head.record);
-        return;
-      } catch (err) {
-        if (!isCode(err, "exists")) throw err;
-      }
-      const kept = await this.store.get(key);
-      if (!kept) continue;
-      const old = validateRecord(kept.value, kept.where);
-      if (old.id !== head.record.id || progress(old) >= progress(head.record)) return;
-      try {
-        await this.store.update(key, head.record, kept.version);
-        return;
-      } catch (err) {
-        if (!isCode(err, "conflict") && !isCode(err, "not_found")) throw err;
-      }
-    }
-    throw new JobsError("conflict", `job "${head.record.name}" on ${head.record.host}: its history copy kept changing; try again`);
+    await retry(
+      { attempts: CAS_RETRIES },
+      async () => {
+        try {
+          await this.store.create(key, head.record);
+          return;
+        } catch (err) {
+          if (!isCode(err, "exists")) throw err;
+        }
+        const kept = await this.store.get(key);
+        if (!kept) return AGAIN;
+        const old = validateRecord(kept.value, kept.where);
+        if (old.id !== head.record.id || progress(old) >= progress(head.record)) return;
+        try {
+          await this.store.update(key, head.record, kept.version);
+          return;
+        } catch (err) {
+          if (!isCode(err, "conflict") && !isCode(err, "not_found")) throw err;
+        }
+        return AGAIN;
+      },
+      () => new JobsError("conflict", `job "${head.record.name}" on ${head.record.host}: its history copy kept changing; try again`),
+    );
   }
 
   /**
@@ -229,7 +264,7 @@ export class Ledger {
    */
   async claim(id: Identity, origin: Origin, fields: Partial<JobRecord>, staleAfterSec: number): Promise<ClaimOutcome> {
     checkIdentity(id);
-    for (let i = 0; i < CAS_RETRIES; i++) {
+    return retry(CAS, async () => {
       const head = await this.head(id);
       const record = newRecord(id, await this.nextAttempt(id, head), origin, {
         claim_token: newClaimToken(),
@@ -254,10 +289,9 @@ export class Ledger {
         return { claimed: true, record };
       } catch (err) {
         if (!isCode(err, "exists") && !isCode(err, "conflict")) throw err;
-        await sleep(5 + Math.random() * 20);
+        return AGAIN;
       }
-    }
-    throw new JobsError("conflict", `job "${id.name}" on ${id.host}: the head kept changing; try again`);
+    }, () => new JobsError("conflict", `job "${id.name}" on ${id.host}: the head kept changing; try again`));
   }
 
   async isStale(head: Head, staleAfterSec: number): Promise<boolean> {
@@ -277,7 +311,7 @@ export class Ledger {
    */
   async recordNew(id: Identity, origin: Origin, fields: Partial<JobRecord>, launch: AnyResult): Promise<{ record: JobRecord; superseded?: JobRecord }> {
     checkIdentity(id);
-    for (let i = 0; i < CAS_RETRIES; i++) {
+    return retry(CAS, async () => {
       const head = await this.head(id);
       if (head && launchPending(head.record)) {
         throw new JobsError(
@@ -297,10 +331,9 @@ export class Ledger {
         return head && !isTerminal(head.record.status) ? { record, superseded: head.record } : { record };
       } catch (err) {
         if (!isCode(err, "exists") && !isCode(err, "conflict")) throw err;
-        await sleep(5 + Math.random() * 20);
+        return AGAIN;
       }
-    }
-    throw new JobsError("conflict", `job "${id.name}" on ${id.host}: the head kept changing; try again`);
+    }, () => new JobsError("conflict", `job "${id.name}" on ${id.host}: the head kept changing; try again`));
   }
 
   async indexJid(rec: JobRecord): Promise<void> {
@@ -328,7 +361,7 @@ export class Ledger {
     checkIdentity(id);
     const headKey = keys.head(id).join("/");
     let first = known && known.entry.key.join("/") === headKey ? known : undefined;
-    for (let i = 0; i < CAS_RETRIES; i++) {
+    return retry(CAS, async () => {
       const head = first ?? (await this.head(id));
       first = undefined;
       if (!head) throw new JobsError("not_found", `no job "${id.name}" on ${id.host} in namespace ${id.namespace}`);
@@ -348,10 +381,9 @@ export class Ledger {
         return { record: next, changed: !onlyCheckedAtMoved(head.record, next) };
       } catch (err) {
         if (!isCode(err, "conflict")) throw err;
-        await sleep(5 + Math.random() * 20);
+        return AGAIN;
       }
-    }
-    throw new JobsError("conflict", `job "${id.name}" on ${id.host}: the record kept changing; try again`);
+    }, () => new JobsError("conflict", `job "${id.name}" on ${id.host}: the record kept changing; try again`));
   }
 
   recordLaunch(id: Identity, claimToken: string | undefined, launch: AnyResult, known?: Head) {
@@ -387,32 +419,62 @@ export class Ledger {
     return this.mutate(id, undefined, () => ({ status, last_error: message }), known);
   }
 
-  /** Current records (and with `history`, earlier attempts), plus the documents that could not be read. */
-  async list(filter: RecordFilter = {}, history = false): Promise<{ records: JobRecord[]; errors: string[] }> {
-    const prefixes: Key[] = [];
-    for (const top of history ? ["heads", "history"] : ["heads"]) {
-      const p: string[] = [top];
-      if (filter.namespace !== undefined) {
-        p.push(filter.namespace);
-        if (filter.host !== undefined) p.push(filter.host);
-        if (filter.host !== undefined && filter.name !== undefined && top === "history") p.push(filter.name);
-      }
-      prefixes.push(p);
-    }
+  /**
+   * The records a query selects (heads, and with `history` earlier attempts), in the store's
+   * order, plus the documents that could not be read. The store filters (Ara: server-side,
+   * from the summaries beside the records); records are checked again once validated.
+   */
+  async query(q: RecordQuery = {}): Promise<QueryResult> {
+    const { hosts, history, ...rest } = q;
     const records: JobRecord[] = [];
     const errors: string[] = [];
-    for (const prefix of prefixes) {
-      const res = await this.store.list(prefix, filter);
-      for (const e of res.errors) errors.push(e.message);
-      for (const entry of res.entries) {
-        try {
-          records.push(validateRecord(entry.value, entry.where));
-        } catch (err) {
-          errors.push((err as Error).message);
+    for (const host of hosts ?? [rest.host]) {
+      const filter: RecordFilter = { ...rest };
+      if (host === undefined) delete filter.host;
+      else filter.host = host;
+      const docFilter = documentFilter(filter);
+      for (const prefix of prefixesFor(filter, history === true)) {
+        const res = await this.store.list(prefix, docFilter);
+        for (const e of res.errors) errors.push(e.message);
+        for (const entry of res.entries) {
+          let rec: JobRecord;
+          try {
+            rec = validateRecord(entry.value, entry.where);
+          } catch (err) {
+            errors.push((err as Error).message);
+            continue;
+          }
+          if (matchesRecord(rec, filter)) records.push(rec);
         }
       }
     }
     return { records, errors };
+  }
+
+  /**
+   * query(), as `ansible-jobs` shows it: sorted by namespace, host, name and attempt, each
+   * attempt once (an attempt archived just before a head move that lost a race is in both
+   * places; the head copy, the current one, is kept).
+   */
+  async select(q: RecordQuery = {}): Promise<QueryResult> {
+    const res = await this.query(q);
+    let records = res.records;
+    if (q.history) {
+      // Heads come first in query() for each host.
+      const seen = new Set<string>();
+      records = records.filter((r) => {
+        const k = `${r.namespace}\u0000${r.host}\u0000${r.name}\u0000${r.attempt}`;
+        if (seen.has(k)) return false;
+        seen.add(k);
+        return true;
+      });
+    }
+    return { records: records.sort(compareRecords), errors: res.errors };
+  }
+
+  /** Current records (and with `history`, earlier attempts), plus the documents that could not be read. */
+  list(filter: RecordFilter = {}, history = false): Promise<QueryResult> {
+    return this.query({ ...filter, history });
   }
 
   /** All attempts of one identity, oldest first. */

@@ -89,6 +89,11 @@ function checker() {
   return compiled;
 }
 
+/** Whether a value is a valid job record (no error built: for filters that see every document). */
+export function isRecord(value: unknown): value is JobRecord {
+  return checker().Check(value);
+}
+
 /** Returns the record or throws `corrupt`, naming `where` (a file, a key) and the first problem. */
 export function validateRecord(value: unknown, where: string): JobRecord {
   const c = checker();

@@ -84,7 +84,7 @@ export function makeAraStore(url: string, opts: Record<string, unknown> = {}, en
   if (typeof opts.playbook === "string" && opts.playbook) context.playbook = opts.playbook;
   const store = new AraStore({ client, ledger: p.ledger, context });
   if (/^(1|true|yes|on)$/i.test(env.ARA_API_INSECURE ?? "")) {
-    store.notices.push(
+    store.warnings.push(
       "ARA_API_INSECURE is not applied by the ansible-jobs Ara store: certificates are always checked. " +
         "Trust a private CA with NODE_EXTRA_CA_CERTS=/path/to/ca.pem instead.",
     );

@@ -48,6 +48,7 @@ import { hostname } from "node:os";
 import * as path from "node:path";
 import { nowDate } from "../engine/clock.js";
 import { JobsError } from "../engine/errors.js";
+import { AGAIN, type Again, retrySync } from "../engine/retry.js";
 import { decodeSegment, encodeKey } from "./encode.js";
 import type { Capabilities, Entry, Key, ListResult, RecordFilter, Store } from "./types.js";
 import { matchesFilter } from "./types.js";
@@ -268,6 +269,20 @@ export class FilesystemStore implements Store {
     return new JobsError("store_unavailable", `filesystem store ${this.root}: ${target} is not a directory`);
   }
 
+  /**
+   * Whether the store's directory does not exist yet (then every list is empty, and nothing is
+   * created just by looking). A root that is not a directory is a store error.
+   */
+  absent(): boolean {
+    try {
+      if (fs.statSync(this.root).isDirectory()) return false;
+    } catch (err) {
+      if (errno(err) === "ENOENT") return true;
+      throw new JobsError("store_unavailable", `filesystem store ${this.root}: ${(err as Error).message}`, { cause: err });
+    }
+    throw this.notADirectory(this.root);
+  }
+
   private mkdirs(dir: string): void {
     try {
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -386,7 +401,7 @@ export class FilesystemStore implements Store {
    */
   private commit(dir: string, base: string, slot: number, bytes: Buffer, check: () => void, taken: () => JobsError): string {
     const file = path.join(dir, slotFile(base, slot));
-    for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+    return retrySync(WRITE_ATTEMPTS, () => {
       const tmp = this.writeTemp(dir, base, slot, bytes);
       try {
         if (fs.existsSync(file)) throw taken();
@@ -398,15 +413,14 @@ export class FilesystemStore implements Store {
           if (errno(err) === "EEXIST") {
             if (!linkedTwice(tmp)) throw taken();
           } else if (errno(err) === "ENOENT" && !fs.existsSync(tmp)) {
-            continue; // disarmed: start again
+            return AGAIN; // disarmed: start again
           } else throw this.ioError(file, err, "write");
         }
       } finally {
         fs.rmSync(tmp, { force: true });
       }
       return this.linked(dir, base, slot, file);
-    }
-    throw new JobsError("conflict", `${file}: other writers kept removing this write's temp file; try again`);
+    }, () => new JobsError("conflict", `${file}: other writers kept removing this write's temp file; try again`));
   }
 
   private linked(dir: string, base: string, slot: number, file: string): string {
@@ -427,7 +441,7 @@ export class FilesystemStore implements Store {
     const bytes = Buffer.from(`${JSON.stringify(value, null, 1)}\n`);
     const file = path.join(dir, slotFile(base, 0));
     const exists = () => new JobsError("exists", `${file} already exists`);
-    for (let i = 0; i < WRITE_ATTEMPTS; i++) {
+    return retrySync(WRITE_ATTEMPTS, (): Entry | Again => {
       const h = this.head(dir, base);
       if (h && !isGone(h.bytes)) throw exists();
       // A deleted document whose remover was stopped: finish removing it, then create slot 0.
@@ -438,12 +452,11 @@ export class FilesystemStore implements Store {
         }, exists);
       } catch (err) {
         // The slots seen were a tombstone still being removed: look again.
-        if (err instanceof JobsError && err.code === "exists" && this.isDeleted(dir, base)) continue;
+        if (err instanceof JobsError && err.code === "exists" && this.isDeleted(dir, base)) return AGAIN;
         throw err;
       }
       return { key, where: file, value, version: `0:${hashOf(bytes)}`, modified: nowDate() };
-    }
-    throw new JobsError("conflict", `${file}: the document kept being deleted and created; try again`);
+    }, () => new JobsError("conflict", `${file}: the document kept being deleted and created; try again`));
   }
 
   private isDeleted(dir: string, base: string): boolean {

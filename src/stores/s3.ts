@@ -69,10 +69,6 @@ export class S3Store implements Store {
   readonly config: S3Config;
   /** Messages for the user (e.g. unsafe writes); also printed once on stderr. */
   readonly warnings: string[] = [];
-  /** The Store interface's name for warnings (unsafe writes...), shown by the bridge and the CLI. */
-  get notices(): readonly string[] {
-    return this.warnings;
-  }
   private readonly client: S3Client;
   private readonly caps: Capabilities = { atomicCreate: true, compareAndSwap: true, clock: true };
   private support: ConditionalSupport | undefined;

@@ -2,7 +2,6 @@
  * The Store interface: a versioned JSON document store with hierarchical keys.
  * The engine decides the layout (heads, history, jid index); stores only keep documents.
  */
-import type { JobRecord } from "../engine/record.js";
 
 /** Key segments, e.g. ["heads", namespace, host, name]. Stores encode each segment safely. */
 export type Key = readonly string[];
@@ -28,15 +27,47 @@ export interface Capabilities {
   clock: boolean;
 }
 
-/** Filters applied to job records by list(). Every field is optional; absent means "any". */
-export interface RecordFilter {
-  namespace?: string;
-  host?: string;
-  name?: string;
-  status?: readonly string[];
-  playbook?: string;
-  /** Only records whose updated_at is older than this date. */
-  updatedBefore?: Date;
+/**
+ * What list() keeps, built by the engine (src/engine/query.ts): stores never read the fields
+ * of the documents they keep, they only ask the filter.
+ */
+export interface DocumentFilter {
+  /** Whether a document passes. */
+  matches(value: unknown): boolean;
+  /**
+   * Whether a document with this summary (see DocumentHooks.summarize) may pass: false lets a
+   * store skip reading its value (Ara keeps summaries beside the documents, server-side).
+   */
+  mayMatch?(summary: DocumentSummary): boolean;
+}
+
+/** @deprecated the older name of DocumentFilter (kept for the store files that still use it). */
+export type RecordFilter = DocumentFilter;
+
+/** Short name=value pairs about a document, kept beside it by stores that can filter on them. */
+export type DocumentSummary = Readonly<Record<string, string>>;
+
+/** A document that deserves a link from the run that wrote it (Ara: a record on that run's playbook). */
+export interface DocumentLink {
+  /** The link's name, e.g. `ansible_job:backup@web1`. */
+  name: string;
+  /** The document for messages, e.g. `job "backup" on web1`. */
+  title: string;
+  /** The play (uuid) the document names, used when the store was not told which play it serves. */
+  playId?: string | undefined;
+  /** What the link shows about the document. */
+  fields: Record<string, unknown>;
+}
+
+/**
+ * What documents mean, for the stores that describe them beside the document (Ara). The
+ * engine's Ledger fills them in (Store.describeWith); a store without them keeps plain documents.
+ */
+export interface DocumentHooks {
+  /** A summary that list() can filter on without reading the value (undefined: none). */
+  summarize(key: Key, value: unknown): DocumentSummary | undefined;
+  /** The link to write for a document just written (undefined: no link). */
+  link(key: Key, value: unknown): DocumentLink | undefined;
 }
 
 export interface ListResult {
@@ -55,29 +86,22 @@ export interface Store {
   create(key: Key, value: unknown): Promise<Entry>;
   /** Throws JobsError("conflict") when the version moved, "not_found" when the key is gone. */
   update(key: Key, value: unknown, version: string): Promise<Entry>;
-  /** Lists documents under a key prefix; `filter` is applied to job records found there. */
-  list(prefix: Key, filter?: RecordFilter): Promise<ListResult>;
+  /** Lists documents under a key prefix; with a filter, only those that it lets pass. */
+  list(prefix: Key, filter?: DocumentFilter): Promise<ListResult>;
   /** Deletes the key; with a version, only if it still matches (else "conflict"). Missing keys are fine. */
   delete(key: Key, version?: string): Promise<void>;
   /** The store's idea of "now" (file mtime, HTTP Date): never compare two controllers' clocks. */
   now(): Promise<Date>;
   close?(): Promise<void>;
-  /** Things the user should hear about (a recreated Ara ledger...), shown as warnings. */
-  readonly notices?: readonly string[];
+  /** Things the user should hear about (a recreated Ara ledger...), shown as Ansible and CLI warnings. */
+  readonly warnings?: readonly string[];
+  /** Whether the store does not exist yet (a filesystem store's directory): every list is then empty. */
+  absent?(): boolean;
+  /** Takes the engine's descriptions of documents (stores that keep summaries or links). */
+  describeWith?(hooks: DocumentHooks): void;
 }
 
-/** Shared filter logic so every store filters identically. */
-export function matchesFilter(value: unknown, f: RecordFilter | undefined): boolean {
-  if (!f) return true;
-  // Something that is not a job record passes, so that validation reports it instead of hiding it.
-  if (!value || typeof value !== "object" || typeof (value as { namespace?: unknown }).namespace !== "string") return true;
-  const r = value as Partial<JobRecord>;
-  if (f.namespace !== undefined && r.namespace !== f.namespace) return false;
-  if (f.host !== undefined && r.host !== f.host) return false;
-  if (f.name !== undefined && r.name !== f.name) return false;
-  if (f.status && f.status.length > 0 && !f.status.includes(String(r.status))) return false;
-  if (f.playbook !== undefined && r.playbook !== f.playbook && !String(r.playbook ?? "").endsWith(`/${f.playbook}`))
-    return false;
-  if (f.updatedBefore !== undefined && !(Date.parse(String(r.updated_at)) < f.updatedBefore.getTime())) return false;
-  return true;
+/** Whether a document passes an optional filter (every store filters through this). */
+export function matchesFilter(value: unknown, f: DocumentFilter | undefined): boolean {
+  return !f || f.matches(value);
 }

@@ -7,6 +7,7 @@ import { after, before, describe, test } from "node:test";
 import { isCode } from "../../src/engine/errors.js";
 import { Ledger } from "../../src/engine/ledger.js";
 import { newRecord } from "../../src/engine/ledger.js";
+import { type RecordFilter, documentFilter } from "../../src/engine/query.js";
 import type { Key, Store } from "../../src/stores/types.js";
 
 export interface StoreFixture {
@@ -132,8 +133,8 @@ export function testStore(name: string, open: () => Promise<StoreFixture>): void
       await store.create(["heads", ns, "h1", "a"], mk("h1", "a", "running", "/p/one.yml"));
       await store.create(["heads", ns, "h1", "b"], mk("h1", "b", "failed", "/p/two.yml"));
       await store.create(["heads", ns, "h2", "a"], mk("h2", "a", "failed", "/p/one.yml"));
-      const names = async (f: Parameters<Store["list"]>[1]) =>
-        (await store.list(["heads", ns], f)).entries.map((e) => `${(e.value as { host: string }).host}/${(e.value as { name: string }).name}`).sort();
+      const names = async (f: RecordFilter | undefined) =>
+        (await store.list(["heads", ns], f && documentFilter(f))).entries.map((e) => `${(e.value as { host: string }).host}/${(e.value as { name: string }).name}`).sort();
       assert.deepEqual(await names(undefined), ["h1/a", "h1/b", "h2/a"]);
       assert.deepEqual(await names({ host: "h1" }), ["h1/a", "h1/b"]);
       assert.deepEqual(await names({ name: "a" }), ["h1/a", "h2/a"]);

@@ -10,7 +10,7 @@ import type { Hosts } from "./hosts.js";
 
 export const FLOW = path.join(REPO, "ansible_collection", "long_running_flow.yml");
 const JOB_SECONDS = 20;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from "../../src/engine/clock.js";
 
 /**
  * `store` is a path or store URL; `unchanged` reads whatever a repeated resume must leave

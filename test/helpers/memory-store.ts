@@ -11,7 +11,7 @@
  */
 import { now as clockNow } from "../../src/engine/clock.js";
 import { JobsError } from "../../src/engine/errors.js";
-import type { Capabilities, Entry, Key, ListResult, RecordFilter, Store } from "../../src/stores/types.js";
+import type { Capabilities, DocumentFilter, Entry, Key, ListResult, Store } from "../../src/stores/types.js";
 import { matchesFilter } from "../../src/stores/types.js";
 
 export type Fault = "ok" | "fail" | "timeout" | "lost";
@@ -129,7 +129,7 @@ export class MemoryStore implements Store {
     });
   }
 
-  list(prefix: Key, filter?: RecordFilter): Promise<ListResult> {
+  list(prefix: Key, filter?: DocumentFilter): Promise<ListResult> {
     return this.call("list", prefix, () => {
       const res: ListResult = { entries: [], errors: [] };
       for (const [k, d] of this.docs) {

@@ -19,7 +19,7 @@ import { REPO, heads, playbook, tempDir } from "../helpers/ansible.js";
 import { type Hosts, countProcs, hostCtl, podmanHosts } from "../helpers/hosts.js";
 
 const LRT = path.join(REPO, "test", "integration", "roles", "lrt.yml");
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from "../../src/engine/clock.js";
 
 describe("a fresh claim on a host that blips", () => {
   let hosts: Hosts;

@@ -13,7 +13,7 @@ import { REPO, tempDir } from "../helpers/ansible.js";
 import { roleRunner } from "../helpers/roles.js";
 import { type Hosts, countProcs, podmanHosts } from "../helpers/hosts.js";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from "../../src/engine/clock.js";
 
 describe("exactly-once start and adoption: claims under races, on podman hosts", () => {
   let hosts: Hosts;

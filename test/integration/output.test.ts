@@ -11,7 +11,7 @@ import { heads, playbook, run, tempDir } from "../helpers/ansible.js";
 import { type Hosts, inHost, podmanHosts } from "../helpers/hosts.js";
 
 const LRT = path.join(import.meta.dirname, "roles", "lrt.yml");
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from "../../src/engine/clock.js";
 type Rec = Record<string, unknown> & { result: Record<string, unknown> | null; output_files: { stdout: string; stderr: string } | null };
 
 describe("long_running_task live output on a podman host", () => {

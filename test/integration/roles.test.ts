@@ -12,7 +12,7 @@ import { roleRunner } from "../helpers/roles.js";
 import { type Hosts, countProcs, hostCtl, inHost, killSessionOf, killWrappers, podmanHosts, sshHost } from "../helpers/hosts.js";
 
 const DIR = path.join(import.meta.dirname, "roles");
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from "../../src/engine/clock.js";
 
 describe("long_running_task, async_job_save and async_job_load on podman hosts", () => {
   let hosts: Hosts;

@@ -35,7 +35,7 @@ import { Ledger } from "../../src/engine/ledger.js";
 import { coerce } from "../../src/engine/options.js";
 import { type HostInput, type HostOutput, Operations, hostError } from "../../src/bridge/ops.js";
 import { JOB_STORE_SPEC, type JobStoreArgs } from "../../src/bridge/spec.js";
-import type { Entry, Key, ListResult, RecordFilter, Store } from "../../src/stores/types.js";
+import type { DocumentFilter, Entry, Key, ListResult, Store } from "../../src/stores/types.js";
 import type { Fault, StoreCall } from "../helpers/memory-store.js";
 
 export const ROLES = path.resolve(
@@ -152,7 +152,7 @@ export class FaultyStore implements Store {
   update(key: Key, value: unknown, version: string): Promise<Entry> {
     return this.call("update", key, () => this.inner.update(key, value, version));
   }
-  list(prefix: Key, filter?: RecordFilter): Promise<ListResult> {
+  list(prefix: Key, filter?: DocumentFilter): Promise<ListResult> {
     return this.call("list", prefix, () => this.inner.list(prefix, filter));
   }
   delete(key: Key, version?: string): Promise<void> {

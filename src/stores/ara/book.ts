@@ -12,6 +12,8 @@
  *   ledger's `started` to the server's "now" once a day while the ledger is used.
  */
 import { nowDate, sleep } from "../../engine/clock.js";
+import { JobsError } from "../../engine/errors.js";
+import { AGAIN, retry } from "../../engine/retry.js";
 import { hostname } from "node:os";
 import type { AraClient } from "./http.js";
 
@@ -81,28 +83,30 @@ export async function createLedger(client: AraClient, name: string): Promise<num
         "Every job record lives here: deleting or pruning this playbook deletes them all.",
     },
   };
-  for (let attempt = 0; ; attempt++) {
-    const res = await client.request("POST", "playbooks", { body });
-    if (res.status === 201) return (res.body as { id: number }).id;
-    // A 500 here is most likely two creators racing on the label's get_or_create: try again.
-    if (res.status >= 500 && attempt < 3) {
-      await sleep(100 + Math.random() * 200);
-      continue;
-    }
-    throw client.statusError("POST", "playbooks", res);
-  }
+  const tries = 4;
+  return retry(
+    { attempts: tries, wait: () => 100 + Math.random() * 200 },
+    async (attempt) => {
+      const res = await client.request("POST", "playbooks", { body });
+      if (res.status === 201) return (res.body as { id: number }).id;
+      // A 500 here is most likely two creators racing on the label's get_or_create: try again.
+      if (res.status >= 500 && attempt < tries - 1) return AGAIN;
+      throw client.statusError("POST", "playbooks", res);
+    },
+    () => new JobsError("internal", "createLedger: out of tries"),
+  );
 }
 
 export interface Discovery {
   book: LedgerBook | undefined;
-  notices: string[];
+  warnings: string[];
 }
 
 /**
  * Finds (and with `create`, creates) the ledger playbook and settles races between creators.
  */
 export async function discoverLedger(client: AraClient, name: string, create: boolean): Promise<Discovery> {
-  const notices: string[] = [];
+  const warnings: string[] = [];
   let { books, date } = await findLedgers(client, name);
   let createdId: number | undefined;
   // The ledger's label without its playbook: a deleted ledger, or another controller creating
@@ -114,11 +118,11 @@ export async function discoverLedger(client: AraClient, name: string, create: bo
     if (!create) {
       await sleep(SETTLE_MS);
       ({ books, date } = await findLedgers(client, name));
-      if (books.length === 0) notices.push(vanishedBeforeNotice(client, name, false));
+      if (books.length === 0) warnings.push(vanishedBeforeWarning(client, name, false));
     }
   }
   if (books.length === 0) {
-    if (!create) return { book: undefined, notices };
+    if (!create) return { book: undefined, warnings };
     createdId = await createLedger(client, name);
     ({ books, date } = await findLedgers(client, name));
     if (books.length === 0) {
@@ -141,9 +145,9 @@ export async function discoverLedger(client: AraClient, name: string, create: bo
     const old = (date ?? nowDate()).getTime() - b.created.getTime() > DUPLICATE_GRACE_MS;
     if (mine || old) await dropIfEmpty(client, b.id);
   }
-  if (existed && createdId !== undefined && books.every((b) => b.id === createdId)) notices.push(vanishedBeforeNotice(client, name, true));
+  if (existed && createdId !== undefined && books.every((b) => b.id === createdId)) warnings.push(vanishedBeforeWarning(client, name, true));
   await refreshStarted(client, chosen, date);
-  return { book: chosen, notices };
+  return { book: chosen, warnings };
 }
 
 /** Deletes a duplicate ledger playbook that nobody wrote into (best effort). */
@@ -168,7 +172,7 @@ async function refreshStarted(client: AraClient, book: LedgerBook, date: Date | 
   }
 }
 
-function vanishedBeforeNotice(client: AraClient, name: string, created: boolean): string {
+function vanishedBeforeWarning(client: AraClient, name: string, created: boolean): string {
   return (
     `ara store ${client.display}: the ledger playbook "${ledgerPath(name)}" existed on this server before ` +
     `(its label ${ledgerLabel(name)} is still there) but is gone now, deleted or pruned (ara playbook prune): ` +

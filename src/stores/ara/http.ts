@@ -8,7 +8,7 @@
  * - Idempotent GETs are retried on connection errors and 502/503/504; other requests are
  *   returned to the caller, which knows whether a retry is safe.
  */
-import { sleep } from "../../engine/clock.js";
+import { AGAIN, type Again, retry } from "../../engine/retry.js";
 import { JobsError } from "../../engine/errors.js";
 
 export interface Credentials {
@@ -125,8 +125,8 @@ export class AraClient {
     const url = this.url(path, opts.query);
     const attempts = method === "GET" ? GET_RETRIES + 1 : 1;
     let lastErr: unknown;
-    for (let i = 0; i < attempts; i++) {
-      if (i > 0) await sleep(100 * 2 ** i + Math.random() * 100);
+    // GETs are tried again on network errors and 502-504, 200 ms, 400 ms... apart (plus up to 100 ms).
+    return retry({ attempts, wait: (i) => 100 * 2 ** (i + 1) + Math.random() * 100 }, async (i): Promise<AraResponse | Again> => {
       let res: Response;
       // A timer of our own, not AbortSignal.timeout(): that one does not keep Node running, and a
       // request whose connection went quiet (a store cut off mid-answer) let the engine exit 0
@@ -146,8 +146,8 @@ export class AraClient {
         lastErr = this.unavailable(`cannot reach ${url.split("?")[0]}: ${networkReason(err, this.timeoutMs)}`, err);
         transientErrors.add(lastErr as object);
         // A server that does not answer in time gets no second chance: bounded, not multiplied.
-        if (isTimeout(err)) break;
-        continue;
+        if (isTimeout(err)) throw lastErr;
+        return AGAIN;
       }
       let text: string;
       try {
@@ -156,7 +156,7 @@ export class AraClient {
         clearTimeout(timer);
         lastErr = this.unavailable(`${method} ${url.split("?")[0]}: the answer was cut off: ${networkReason(err, this.timeoutMs)}`, err);
         transientErrors.add(lastErr as object);
-        continue;
+        return AGAIN;
       }
       clearTimeout(timer);
       let body: unknown = text === "" ? undefined : text;
@@ -180,11 +180,10 @@ export class AraClient {
       }
       if (method === "GET" && (res.status === 502 || res.status === 503 || res.status === 504) && i < attempts - 1) {
         lastErr = this.unavailable(`${method} ${url.split("?")[0]}: HTTP ${res.status} ${bodySummary(body)}`.trim());
-        continue;
+        return AGAIN;
       }
       return out;
-    }
-    throw lastErr;
+    }, () => lastErr as Error);
   }
 
   private authError(status: number, body: unknown): JobsError {

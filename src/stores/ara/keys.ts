@@ -10,7 +10,7 @@
  */
 import { createHash } from "node:crypto";
 import { decodeSegment, encodeKey } from "../encode.js";
-import type { Key } from "../types.js";
+import type { DocumentSummary, Key } from "../types.js";
 
 export const DOC_KEY_MAX = 200;
 const READABLE_KEEP = 150;
@@ -78,27 +78,33 @@ export function keyHasPrefix(key: readonly string[], prefix: Key): boolean {
 }
 
 /**
- * A live version's type: "ansible-jobs:doc", plus for job records a summary that list() can
- * filter on without fetching the value: ";status=running;updated_at=2026-01-01T00:00:00.000Z".
- * Versions are immutable, so the summary always matches the value next to it.
+ * A live version's type: "ansible-jobs:doc", plus the document's summary (DocumentHooks), which
+ * list() can filter on without fetching the value: ";status=running;updated_at=2026-01-01T00:00:00.000Z".
+ * Versions are immutable, so the summary always matches the value next to it. Pairs that could
+ * not be parsed back (or would not fit Ara's type field) are left out.
  */
-export function docType(value: unknown): string {
+export function docType(summary: DocumentSummary | undefined): string {
   let t = TYPE_DOC;
-  if (typeof value === "object" && value !== null) {
-    const v = value as { status?: unknown; updated_at?: unknown };
-    if (typeof v.status === "string" && /^[a-z_]{1,32}$/.test(v.status)) t += `;status=${v.status}`;
-    if (typeof v.updated_at === "string" && /^[0-9TZ:.+-]{10,40}$/.test(v.updated_at)) t += `;updated_at=${v.updated_at}`;
+  for (const [k, v] of Object.entries(summary ?? {})) {
+    const pair = `;${k}=${v}`;
+    if (!SUMMARY_KEY.test(k) || !SUMMARY_VALUE.test(v) || t.length + pair.length > TYPE_MAX) continue;
+    t += pair;
   }
   return t;
 }
 
-export function parseDocType(type: string): { status?: string; updated_at?: string } {
-  const out: { status?: string; updated_at?: string } = {};
+const SUMMARY_KEY = /^[a-z_]{1,32}$/;
+const SUMMARY_VALUE = /^[^;=\s]{1,64}$/;
+const TYPE_MAX = 255;
+
+export function parseDocType(type: string): DocumentSummary {
+  const out: Record<string, string> = {};
   if (!type.startsWith(`${TYPE_DOC};`)) return out;
   for (const part of type.slice(TYPE_DOC.length + 1).split(";")) {
     const eq = part.indexOf("=");
+    if (eq < 0) continue;
     const k = part.slice(0, eq);
-    if (k === "status" || k === "updated_at") out[k] = part.slice(eq + 1);
+    if (SUMMARY_KEY.test(k)) out[k] = part.slice(eq + 1);
   }
   return out;
 }

@@ -18,63 +18,35 @@
  * Writes: 1 POST + 1 hint PATCH (+ a link record on the run's playbook for job heads).
  * list() reads the keys of the whole ledger (1000 per request) and the values of the
  * documents under the prefix. now() is the HTTP Date header; `modified` is Ara's `updated`.
+ *
+ * This file is the Store interface; the parts live beside it, one job each:
+ *   book.ts      finding, creating and keeping the ledger playbook (races between creators)
+ *   session.ts   the ledger playbook as this process knows it (alive? vanished?) and the clock
+ *   records.ts   reading Ara records (by key, by id, every row of the ledger)
+ *   versions.ts  which version is the latest (probing, hints)
+ *   post.ts      writing version N (the POST only one writer wins)
+ *   envelope.ts  what a version record holds, and the version strings
+ *   links.ts     links to the run's playbook
+ *   keys.ts      store keys as Ara keys, record types
  */
-import { now, sleep } from "../../engine/clock.js";
-import { randomBytes } from "node:crypto";
-import { mapLimit } from "../../engine/limit.js";
+import { sleep } from "../../engine/clock.js";
 import { JobsError, isCode } from "../../engine/errors.js";
-import type { Capabilities, Entry, Key, ListResult, RecordFilter, Store } from "../types.js";
+import { mapLimit } from "../../engine/limit.js";
+import { AGAIN, type Again, contention, retry } from "../../engine/retry.js";
+import type { Capabilities, DocumentFilter, DocumentHooks, Entry, Key, ListResult, Store } from "../types.js";
 import { matchesFilter } from "../types.js";
-import { type LedgerBook, discoverLedger, ledgerPath } from "./book.js";
-import { type AraClient, type AraResponse, isTransient } from "./http.js";
-import {
-  ENVELOPE_FORMAT,
-  TYPE_DELETED,
-  TYPE_LINK,
-  boundedKey,
-  decodeDocKey,
-  docKeyOf,
-  docType,
-  hintType,
-  keyHasPrefix,
-  parseDocType,
-  parseHintType,
-  parseVersionKey,
-  prefixMatch,
-  showKey,
-  versionKey,
-} from "./keys.js";
+import type { LedgerBook } from "./book.js";
+import { type Payload, formatVersion, parseVersion, unwrap } from "./envelope.js";
+import type { AraClient } from "./http.js";
+import { TYPE_DELETED, decodeDocKey, docKeyOf, docType, keyHasPrefix, parseDocType, parseVersionKey, prefixMatch, showKey, versionKey } from "./keys.js";
+import { RunLinks } from "./links.js";
+import { type PostOutcome, postVersion } from "./post.js";
+import { type Detail, type Row, allRows, fetchDetail } from "./records.js";
+import { LedgerSession } from "./session.js";
+import { Versions } from "./versions.js";
 
 const WRITE_RETRIES = 20;
-const POST_ATTEMPTS = 4;
-const ALIVE_CHECK_MS = 1000;
-const LIST_PAGE = 1000;
 const LIST_CONCURRENCY = 8;
-
-/** A record as the list endpoint shows it (no value). */
-interface Row {
-  id: number;
-  key: string;
-  type: string;
-  playbook: number | { id: number };
-  updated?: string;
-}
-
-interface Detail {
-  id: number;
-  key: string;
-  type: string;
-  playbookId: number;
-  updated: Date | undefined;
-  value: unknown;
-}
-
-interface Latest {
-  n: number;
-  id: number;
-  live: boolean;
-  hintId?: number;
-}
 
 export interface AraContext {
   /** The uuid of the play that runs this step (Ara's callback records plays by this uuid). */
@@ -88,26 +60,6 @@ export interface AraStoreConfig {
   context?: AraContext;
 }
 
-
-function isObj(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function playbookIdOf(p: unknown): number | undefined {
-  if (typeof p === "number") return p;
-  if (isObj(p) && typeof p.id === "number") return p.id;
-  return undefined;
-}
-
-function formatVersion(book: number, n: number): string {
-  return `ara:${book}:${n}`;
-}
-
-function parseVersion(v: string): { book: number; n: number } | undefined {
-  const m = /^ara:([1-9][0-9]*):([1-9][0-9]*)$/.exec(v);
-  return m ? { book: Number(m[1]), n: Number(m[2]) } : undefined;
-}
-
 export class AraStore implements Store {
   readonly kind = "ara" as const;
   /** Justified in docs/stores-ara.md and checked by the conformance suite against a real server. */
@@ -115,25 +67,29 @@ export class AraStore implements Store {
   readonly url: string;
   readonly ledgerName: string;
   /** Things the user should hear about (a ledger that vanished, links that could not be written). */
-  readonly notices: string[] = [];
+  readonly warnings: string[] = [];
   readonly client: AraClient;
 
   private context: AraContext;
-  private book: LedgerBook | undefined;
-  private discovering: Promise<LedgerBook | undefined> | undefined;
-  private discoveringForWrite: Promise<LedgerBook | undefined> | undefined;
-  private vanished: JobsError | undefined;
-  private lastAlive = 0;
-  /** Latest version seen by this process, per docKey (spares a probe before an update). */
-  private readonly known = new Map<string, Latest>();
-  private readonly playbookOfPlay = new Map<string, Promise<number | undefined>>();
-  private readonly linkIds = new Map<string, number>();
+  private readonly session: LedgerSession;
+  private readonly versions: Versions;
+  private readonly links: RunLinks;
+  /** What documents mean (summaries, links): the engine's, given by describeWith(). */
+  private hooks: DocumentHooks | undefined;
 
   constructor(cfg: AraStoreConfig) {
     this.client = cfg.client;
     this.url = cfg.client.display;
     this.ledgerName = cfg.ledger;
     this.context = { ...(cfg.context ?? {}) };
+    const warn = (msg: string) => this.warn(msg);
+    this.session = new LedgerSession(cfg.client, cfg.ledger, warn);
+    this.versions = new Versions(cfg.client);
+    this.links = new RunLinks(cfg.client, warn);
+  }
+
+  describeWith(hooks: DocumentHooks): void {
+    this.hooks = hooks;
   }
 
   /** Tells the store which play it serves, so job records are linked to that play's playbook. */
@@ -146,198 +102,46 @@ export class AraStore implements Store {
     return (await this.ledgerFor(create))?.id;
   }
 
-  private notice(msg: string): void {
-    if (!this.notices.includes(msg)) this.notices.push(msg);
+  private warn(msg: string): void {
+    if (!this.warnings.includes(msg)) this.warnings.push(msg);
   }
 
-  // ---- the ledger playbook -------------------------------------------------------------
-
-  private async ledgerFor(create: boolean): Promise<LedgerBook | undefined> {
-    if (this.vanished) throw this.vanished;
-    if (this.book) return this.book;
-    let p: Promise<LedgerBook | undefined>;
-    if (create) {
-      this.discoveringForWrite ??= this.discover(true).finally(() => {
-        this.discoveringForWrite = undefined;
-      });
-      p = this.discoveringForWrite;
-    } else {
-      this.discovering ??= this.discover(false).finally(() => {
-        this.discovering = undefined;
-      });
-      p = this.discovering;
-    }
-    const book = await p;
-    if (create && !book) throw new JobsError("internal", `ara store ${this.url}: the ledger could not be created`);
-    return book;
+  private ledgerFor(create: boolean): Promise<LedgerBook | undefined> {
+    return this.session.ledgerFor(create);
   }
 
-  private async discover(create: boolean): Promise<LedgerBook | undefined> {
-    if (this.book) return this.book;
-    const d = await discoverLedger(this.client, this.ledgerName, create);
-    for (const n of d.notices) this.notice(n);
-    if (d.book) {
-      this.book = d.book;
-      this.lastAlive = now();
-    }
-    return d.book;
-  }
-
-  private vanishedError(book: LedgerBook): JobsError {
-    return this.client.unavailable(
-      `the ledger playbook #${book.id} (${ledgerPath(this.ledgerName)}) no longer exists: it was deleted, ` +
-        "perhaps by `ara playbook prune` or from the UI, and every job record it held is gone with it. " +
-        "The next run creates a new, empty ledger; jobs started before may still be running on their hosts.",
-    );
-  }
-
-  private markVanished(book: LedgerBook): JobsError {
-    this.vanished ??= this.vanishedError(book);
-    this.book = undefined;
-    return this.vanished;
-  }
-
-  /** Throws when the ledger playbook is gone: an absent record then means nothing. */
-  private async checkAlive(book: LedgerBook, force = false): Promise<void> {
-    if (!force && now() - this.lastAlive < ALIVE_CHECK_MS) return;
-    const res = await this.client.request("GET", `playbooks/${book.id}`);
-    if (res.status === 404) throw this.markVanished(book);
-    if (res.status !== 200) throw this.client.statusError("GET", `playbooks/${book.id}`, res);
-    this.lastAlive = now();
-  }
-
-  // ---- records -------------------------------------------------------------------------
-
-  private async findRow(book: LedgerBook, araKey: string): Promise<Row | undefined> {
-    const res = await this.client.expect("GET", "records", [200], { query: { playbook: book.id, key: araKey, limit: 2 } });
-    const rows = (res.body as { results?: Row[] }).results ?? [];
-    return rows.find((r) => r.key === araKey);
-  }
-
-  private async detail(book: LedgerBook, id: number): Promise<Detail | undefined> {
-    const res = await this.client.request("GET", `records/${id}`);
-    if (res.status === 404) return undefined;
-    if (res.status !== 200 || !isObj(res.body)) throw this.client.statusError("GET", `records/${id}`, res);
-    const b = res.body;
-    const playbookId = playbookIdOf(b.playbook);
-    if (playbookId !== book.id) return undefined; // a hint pointing elsewhere: treat as missing
-    const updated = typeof b.updated === "string" ? new Date(b.updated) : undefined;
-    return {
-      id,
-      key: String(b.key),
-      type: String(b.type),
-      playbookId,
-      updated: updated && !Number.isNaN(updated.getTime()) ? updated : undefined,
-      value: b.value,
-    };
+  private checkAlive(book: LedgerBook, force = false): Promise<void> {
+    return this.session.checkAlive(book, force);
   }
 
   private where(id: number): string {
     return this.client.api(`records/${id}`);
   }
 
-  /**
-   * The latest version of a document, or undefined when it has none. Versions are contiguous
-   * from 1, so: start at the hint (or 1), gallop up while versions exist, then bisect.
-   */
-  private async resolve(book: LedgerBook, docKey: string, useHint = true): Promise<Latest | undefined> {
-    return (await this.resolveAndFetch(book, docKey, useHint, false)).lat;
+  private detail(book: LedgerBook, id: number): Promise<Detail | undefined> {
+    return fetchDetail(this.client, book.id, id);
   }
 
-  /**
-   * resolve(), and with `prefetch` the hinted version's record fetched in parallel with the
-   * probe for a newer one (`det`, only when it is the latest and live).
-   */
-  private async resolveAndFetch(
-    book: LedgerBook,
-    docKey: string,
-    useHint: boolean,
-    prefetch: boolean,
-  ): Promise<{ lat: Latest | undefined; det?: Detail | undefined }> {
-    // One round trip: the hint and version 1 together. No version 1 means no versions at all.
-    const [hintRow, first] = await Promise.all([
-      useHint ? this.findRow(book, docKey) : undefined,
-      this.findRow(book, versionKey(docKey, 1)),
-    ]);
-    const hintId = hintRow?.id;
-    if (!first) {
-      this.known.set(docKey, { n: 0, id: 0, live: false, hintId });
-      return { lat: undefined };
-    }
-    const hint = hintRow ? parseHintType(hintRow.type) : undefined;
-    const fromHint = hint !== undefined && hint.n > 1;
-    let base: Latest = fromHint ? { n: hint.n, id: hint.id, live: hint.live } : { n: 1, id: first.id, live: first.type !== TYPE_DELETED };
-    // Second round trip: is there a newer version? Meanwhile, for get, the value (which
-    // also proves the hinted version); otherwise the hinted version itself is checked.
-    const withValue = prefetch && base.live;
-    const [next, det, check] = await Promise.all([
-      this.findRow(book, versionKey(docKey, base.n + 1)),
-      withValue ? this.detail(book, base.id) : undefined,
-      fromHint && !withValue ? this.findRow(book, versionKey(docKey, base.n)) : undefined,
-    ]);
-    if (fromHint && !withValue) {
-      if (!check) return this.resolveAndFetch(book, docKey, false, prefetch); // a hint ahead of the versions
-      base = { n: base.n, id: check.id, live: check.type !== TYPE_DELETED };
-    }
-    if (!next) return { lat: this.remember(docKey, { ...base, hintId }), det };
-    return { lat: this.remember(docKey, { ...(await this.gallop(book, docKey, base.n + 1, next)), hintId }) };
+  private resolve(book: LedgerBook, docKey: string, useHint = true) {
+    return this.versions.resolve(book, docKey, useHint);
   }
 
-  private async gallop(book: LedgerBook, docKey: string, n: number, row: Row): Promise<Latest> {
-    let lo = n;
-    let loRow = row;
-    let hi: number | undefined;
-    for (let step = 1; hi === undefined; step *= 2) {
-      const r = await this.findRow(book, versionKey(docKey, lo + step));
-      if (r) {
-        lo += step;
-        loRow = r;
-      } else hi = lo + step;
-    }
-    while (hi - lo > 1) {
-      const mid = Math.floor((lo + hi) / 2);
-      const r = await this.findRow(book, versionKey(docKey, mid));
-      if (r) {
-        lo = mid;
-        loRow = r;
-      } else hi = mid;
-    }
-    return { n: lo, id: loRow.id, live: loRow.type !== TYPE_DELETED };
-  }
-
-  private remember(docKey: string, lat: Latest): Latest {
-    const prev = this.known.get(docKey);
-    this.known.set(docKey, { ...lat, hintId: lat.hintId ?? prev?.hintId });
-    return lat;
-  }
-
-  private corrupt(key: Key | undefined, docKey: string, id: number, why: string): JobsError {
-    return new JobsError(
-      "corrupt",
-      `ara store ${this.url}: record "${showKey(key, docKey)}" (${this.where(id)}, ledger playbook #${this.book?.id ?? "?"}) ` +
-        `is not a valid document: ${why}`,
-    );
+  private versionIsLive(book: LedgerBook, docKey: string, n: number): Promise<boolean> {
+    return this.versions.isLive(book, docKey, n);
   }
 
   /** Unwraps a version record's envelope; throws `corrupt` naming the key. */
   private unwrap(det: Detail, key: Key | undefined, docKey: string): { key: Key; value: unknown; deleted: boolean } {
-    const v = det.value;
-    if (!isObj(v)) {
-      throw this.corrupt(key, docKey, det.id, `expected an ansible-jobs envelope object, found ${v === null ? "null" : typeof v}`);
-    }
-    if (v.ansible_jobs_store !== ENVELOPE_FORMAT) {
-      throw this.corrupt(key, docKey, det.id, `unknown envelope format ${JSON.stringify(v.ansible_jobs_store)}`);
-    }
-    if (!Array.isArray(v.key) || !v.key.every((s) => typeof s === "string")) {
-      throw this.corrupt(key, docKey, det.id, "the envelope has no key");
-    }
-    const stored = v.key as string[];
-    if (key && JSON.stringify(stored) !== JSON.stringify(key)) {
-      throw this.corrupt(key, docKey, det.id, `it holds the document of another key (${stored.join("/")})`);
-    }
-    const deleted = v.deleted === true;
-    if (!deleted && !("value" in v)) throw this.corrupt(key ?? stored, docKey, det.id, "the envelope has no value");
-    return { key: stored, value: v.value, deleted };
+    return unwrap(
+      det.value,
+      key,
+      (k, why) =>
+        new JobsError(
+          "corrupt",
+          `ara store ${this.url}: record "${showKey(k, docKey)}" (${this.where(det.id)}, ledger playbook #${this.session.book?.id ?? "?"}) ` +
+            `is not a valid document: ${why}`,
+        ),
+    );
   }
 
   private entry(book: LedgerBook, key: Key, n: number, id: number, value: unknown, modified: Date | undefined): Entry {
@@ -346,177 +150,26 @@ export class AraStore implements Store {
     return e;
   }
 
-  /**
-   * POSTs version N. `won: false` means another writer holds version N (the unique
-   * (key, playbook) pair refused ours: HTTP 400, or 500 when the database caught the race).
-   */
-  private async postVersion(
-    book: LedgerBook,
-    key: Key,
-    docKey: string,
-    n: number,
-    payload: { value: unknown } | { deleted: true },
-  ): Promise<{ won: true; id: number; updated: Date | undefined } | { won: false }> {
-    const nonce = randomBytes(12).toString("hex");
-    const araKey = versionKey(docKey, n);
-    const body = {
-      playbook: book.id,
-      key: araKey,
-      type: "deleted" in payload ? TYPE_DELETED : docType(payload.value),
-      value: { ansible_jobs_store: ENVELOPE_FORMAT, key: [...key], n, nonce, ...payload },
-    };
-    let last = "";
-    for (let attempt = 0; attempt < POST_ATTEMPTS; attempt++) {
-      let res: AraResponse | undefined;
-      try {
-        res = await this.client.request("POST", "records", { body });
-      } catch (err) {
-        if (!isTransient(err) || attempt === POST_ATTEMPTS - 1) throw err;
-        last = (err as Error).message;
-      }
-      if (res?.status === 201 && isObj(res.body) && typeof res.body.id === "number") {
-        const u = typeof res.body.updated === "string" ? new Date(res.body.updated) : undefined;
-        return { won: true, id: res.body.id, updated: u && !Number.isNaN(u.getTime()) ? u : undefined };
-      }
-      if (res?.status === 400) {
-        const text = JSON.stringify(res.body ?? "");
-        if (isObj(res.body) && "playbook" in res.body && /object does not exist|invalid pk/i.test(text)) {
-          throw this.markVanished(book);
-        }
-        // Django REST framework's UniqueTogetherValidator: refused before any insert.
-        if (isObj(res.body) && "non_field_errors" in res.body && /unique/i.test(text)) return { won: false };
-      } else if (res && res.status !== 500 && res.status < 502) {
-        throw this.client.statusError("POST", "records", res);
-      }
-      if (res) last = `HTTP ${res.status}`;
-      // 400 (duplicate), 500 (duplicate caught by the database, or a database error),
-      // 502-504 or no answer: whoever holds version N now decides.
-      const row = await this.findRow(book, araKey);
-      if (row) {
-        const det = await this.detail(book, row.id);
-        if (det && isObj(det.value) && det.value.nonce === nonce) {
-          return { won: true, id: row.id, updated: det.updated };
-        }
-        return { won: false };
-      }
-      if (res?.status === 400) throw this.client.statusError("POST", "records", res);
-      await this.checkAlive(book, true);
-      await sleep(100 * 2 ** attempt + Math.random() * 100);
-    }
-    throw this.client.unavailable(`POST ${this.client.api("records")} keeps failing (${last}); the Ara server or its database is in trouble`);
+  private postVersion(book: LedgerBook, key: Key, docKey: string, n: number, payload: Payload): Promise<PostOutcome> {
+    const type = "deleted" in payload ? TYPE_DELETED : docType(this.hooks?.summarize(key, payload.value));
+    return postVersion(this.client, this.session, book, key, docKey, n, type, payload);
   }
 
-  /** After a won write: move the hint, remember the version, link job heads to the run. */
+  /** After a won write: move the hint, remember the version, link the document to the run when it asks for one. */
   private async afterWrite(book: LedgerBook, key: Key, docKey: string, n: number, id: number, live: boolean, value?: unknown): Promise<void> {
-    const prev = this.known.get(docKey);
-    const lat: Latest = { n, id, live, hintId: prev?.hintId };
-    this.known.set(docKey, lat);
+    const lat = this.versions.wrote(docKey, n, id, live);
     const hint = async () => {
       // Version 1 needs no hint: readers probe version 1 anyway.
       if (n === 1 && lat.hintId === undefined) return;
       try {
-        await this.writeHint(book, key, docKey, lat);
+        await this.versions.writeHint(book, key, docKey, lat);
       } catch (err) {
-        if (isCode(err, "store_unavailable") && this.vanished) throw err;
+        if (isCode(err, "store_unavailable") && this.session.vanished) throw err;
         // Only a hint: readers find the version by probing.
       }
     };
-    await Promise.all([hint(), live && key[0] === "heads" ? this.link(book, key, docKey, id, value) : undefined]);
-  }
-
-  private async writeHint(book: LedgerBook, key: Key, docKey: string, lat: Latest): Promise<void> {
-    const body = { type: hintType(lat.n, lat.id, lat.live), value: { ansible_jobs_store: ENVELOPE_FORMAT, hint: true, key: [...key], n: lat.n } };
-    if (lat.hintId !== undefined) {
-      const res = await this.client.request("PATCH", `records/${lat.hintId}`, { body });
-      if (res.status === 200) return;
-    }
-    const res = await this.client.request("POST", "records", { body: { ...body, playbook: book.id, key: docKey } });
-    let hintId: number | undefined;
-    if (res.status === 201 && isObj(res.body) && typeof res.body.id === "number") hintId = res.body.id;
-    else {
-      const row = await this.findRow(book, docKey);
-      if (!row) return;
-      hintId = row.id;
-      // Never move a hint backwards on purpose (concurrent writers may still race; harmless).
-      const cur = parseHintType(row.type);
-      if (!cur || cur.n < lat.n) await this.client.request("PATCH", `records/${row.id}`, { body });
-    }
-    const k = this.known.get(docKey);
-    if (k && k.n === lat.n) k.hintId = hintId;
-  }
-
-  // ---- links to the run's playbook -----------------------------------------------------
-
-  private async playbookOf(uuid: string): Promise<number | undefined> {
-    let p = this.playbookOfPlay.get(uuid);
-    if (!p) {
-      p = (async () => {
-        const res = await this.client.request("GET", "plays", { query: { uuid, limit: 1 } });
-        if (res.status !== 200 || !isObj(res.body)) return undefined; // 400: not a uuid
-        const first = (res.body.results as unknown[] | undefined)?.[0];
-        return isObj(first) ? playbookIdOf(first.playbook) : undefined;
-      })();
-      this.playbookOfPlay.set(uuid, p);
-    }
-    return p;
-  }
-
-  /**
-   * Writes (or refreshes) `ansible_job:NAME@HOST` on the playbook of the play that started or
-   * resumed the job, so the job shows up in Ara's UI next to the run. Best effort: a run
-   * without Ara's callback has no such playbook, and a failed link never fails the write.
-   */
-  private async link(book: LedgerBook, key: Key, docKey: string, recordId: number, value: unknown): Promise<void> {
-    if (!isObj(value)) return;
-    const uuid = this.context.play_id ?? (typeof value.play_id === "string" ? value.play_id : undefined);
-    if (!uuid) return;
-    const { namespace, name, host } = value;
-    if (typeof name !== "string" || typeof host !== "string") return;
-    try {
-      const pb = await this.playbookOf(uuid);
-      if (pb === undefined || pb === book.id) return;
-      const ns = typeof namespace === "string" && namespace !== "default" ? `${namespace}/` : "";
-      const linkKey = boundedKey(`ansible_job:${ns}${name}@${host}`);
-      const linkValue = {
-        ansible_jobs: "job record of the rstyczynski.ansible collection, kept in the ledger playbook",
-        namespace: namespace ?? null,
-        name,
-        host,
-        attempt: value.attempt ?? null,
-        status: value.status ?? null,
-        jid: value.jid ?? null,
-        updated_at: value.updated_at ?? null,
-        play_id: uuid,
-        ledger_playbook: book.id,
-        ledger_key: docKey,
-        key: [...key],
-        record: this.client.ui("records", recordId),
-        record_api: this.where(recordId),
-        ledger: this.client.ui("playbooks", book.id),
-      };
-      const cacheKey = `${pb}\n${linkKey}`;
-      let id = this.linkIds.get(cacheKey);
-      if (id !== undefined) {
-        const res = await this.client.request("PATCH", `records/${id}`, { body: { value: linkValue, type: TYPE_LINK } });
-        if (res.status === 200) return;
-        id = undefined;
-      }
-      const res = await this.client.request("POST", "records", {
-        body: { playbook: pb, key: linkKey, type: TYPE_LINK, value: linkValue },
-      });
-      if (res.status === 201 && isObj(res.body) && typeof res.body.id === "number") {
-        this.linkIds.set(cacheKey, res.body.id);
-        return;
-      }
-      const found = await this.client.expect("GET", "records", [200], { query: { playbook: pb, key: linkKey, limit: 2 } });
-      const row = ((found.body as { results?: Row[] }).results ?? []).find((r) => r.key === linkKey);
-      if (!row) throw this.client.statusError("POST", "records", res);
-      const upd = await this.client.request("PATCH", `records/${row.id}`, { body: { value: linkValue, type: TYPE_LINK } });
-      if (upd.status !== 200) throw this.client.statusError("PATCH", `records/${row.id}`, upd);
-      this.linkIds.set(cacheKey, row.id);
-    } catch (err) {
-      this.notice(`ara store ${this.url}: could not link job "${name}" on ${host} to the Ara playbook of play ${uuid}: ${(err as Error).message}`);
-    }
+    const link = live ? this.hooks?.link(key, value) : undefined;
+    await Promise.all([hint(), link ? this.links.write(book, key, docKey, id, link, this.context.play_id) : undefined]);
   }
 
   // ---- the Store interface -------------------------------------------------------------
@@ -527,7 +180,7 @@ export class AraStore implements Store {
     if (!book) return undefined;
     const docKey = docKeyOf(key);
     for (let attempt = 0; attempt < 2; attempt++) {
-      const r = await this.resolveAndFetch(book, docKey, attempt === 0, true);
+      const r = await this.versions.resolveAndFetch(book, docKey, attempt === 0, true);
       const lat = r.lat;
       if (!lat?.live) {
         await this.checkAlive(book);
@@ -552,28 +205,31 @@ export class AraStore implements Store {
     const docKey = docKeyOf(key);
     // First try without reading: version 1 of an unknown document, or the version after the
     // one this process saw deleted or absent. Losing that POST costs one request, then we read.
-    const k = this.known.get(docKey);
+    const k = this.versions.seen(docKey);
     let guess: number | undefined = k ? (k.live ? undefined : k.n + 1) : 1;
-    for (let i = 0; i < WRITE_RETRIES; i++) {
-      let n: number;
-      if (guess !== undefined) {
-        n = guess;
-        guess = undefined;
-      } else {
-        const lat = await this.resolve(book, docKey);
-        if (lat?.live) {
-          throw new JobsError("exists", `ara store ${this.url}: "${key.join("/")}" already exists (${this.where(lat.id)})`);
+    // No wait between tries: a try that reads waits 5-25 ms between its read and its write.
+    return retry(
+      { attempts: WRITE_RETRIES },
+      async (i): Promise<Entry | Again> => {
+        let n: number;
+        if (guess !== undefined) {
+          n = guess;
+          guess = undefined;
+        } else {
+          const lat = await this.resolve(book, docKey);
+          if (lat?.live) {
+            throw new JobsError("exists", `ara store ${this.url}: "${key.join("/")}" already exists (${this.where(lat.id)})`);
+          }
+          n = (lat?.n ?? 0) + 1;
+          if (i > 0) await sleep(contention());
         }
-        n = (lat?.n ?? 0) + 1;
-        if (i > 0) await sleep(5 + Math.random() * 20);
-      }
-      const res = await this.postVersion(book, key, docKey, n, { value });
-      if (res.won) {
+        const res = await this.postVersion(book, key, docKey, n, { value });
+        if (!res.won) return AGAIN;
         await this.afterWrite(book, key, docKey, n, res.id, true, value);
         return this.entry(book, key, n, res.id, value, res.updated);
-      }
-    }
-    throw new JobsError("conflict", `ara store ${this.url}: "${key.join("/")}" kept changing while it was created; try again`);
+      },
+      () => new JobsError("conflict", `ara store ${this.url}: "${key.join("/")}" kept changing while it was created; try again`),
+    );
   }
 
   /** After a lost or impossible update: not_found when the document is gone, else conflict. */
@@ -581,14 +237,6 @@ export class AraStore implements Store {
     const lat = await this.resolve(book, docKey);
     if (!lat?.live) throw new JobsError("not_found", `ara store ${this.url}: "${key.join("/")}" does not exist`);
     throw new JobsError("conflict", `ara store ${this.url}: "${key.join("/")}" was changed by another writer`);
-  }
-
-  /** Whether version N of the document exists and is live (so writing N+1 keeps versions contiguous). */
-  private async versionIsLive(book: LedgerBook, docKey: string, n: number): Promise<boolean> {
-    const k = this.known.get(docKey);
-    if (k && k.n === n) return k.live;
-    const row = await this.findRow(book, versionKey(docKey, n));
-    return row !== undefined && row.type !== TYPE_DELETED;
   }
 
   async update(key: Key, value: unknown, version: string): Promise<Entry> {
@@ -622,54 +270,36 @@ export class AraStore implements Store {
       if (!lat?.live) return;
       throw new JobsError("conflict", `ara store ${this.url}: "${key.join("/")}" was changed by another writer; not deleted`);
     }
-    for (let i = 0; i < WRITE_RETRIES; i++) {
-      const lat = await this.resolve(book, docKey);
-      if (!lat?.live) return;
-      const res = await this.postVersion(book, key, docKey, lat.n + 1, { deleted: true });
-      if (res.won) {
+    await retry(
+      { attempts: WRITE_RETRIES, wait: contention, waitAfterLast: true },
+      async () => {
+        const lat = await this.resolve(book, docKey);
+        if (!lat?.live) return;
+        const res = await this.postVersion(book, key, docKey, lat.n + 1, { deleted: true });
+        if (!res.won) return AGAIN;
         await this.afterWrite(book, key, docKey, lat.n + 1, res.id, false);
-        return;
-      }
-      await sleep(5 + Math.random() * 20);
-    }
-    throw new JobsError("conflict", `ara store ${this.url}: "${key.join("/")}" kept changing while it was deleted; try again`);
+      },
+      () => new JobsError("conflict", `ara store ${this.url}: "${key.join("/")}" kept changing while it was deleted; try again`),
+    );
   }
 
-  /** Keys, ids and types of every record in the ledger (the list endpoint has no values). */
-  private async allRows(book: LedgerBook): Promise<Row[]> {
-    const out: Row[] = [];
-    for (let offset = 0; ; ) {
-      const res = await this.client.expect("GET", "records", [200], {
-        query: { playbook: book.id, order: "id", limit: LIST_PAGE, offset },
-      });
-      const body = res.body as { results?: Row[]; next?: string | null };
-      const rows = body.results ?? [];
-      out.push(...rows);
-      if (!body.next || rows.length === 0) return out;
-      offset += rows.length;
-    }
-  }
-
-  async list(prefix: Key, filter?: RecordFilter): Promise<ListResult> {
+  async list(prefix: Key, filter?: DocumentFilter): Promise<ListResult> {
     const result: ListResult = { entries: [], errors: [] };
     const book = await this.ledgerFor(false);
     if (!book) return result;
     await this.checkAlive(book, true);
     const latest = new Map<string, { n: number; row: Row }>();
-    for (const row of await this.allRows(book)) {
+    for (const row of await allRows(this.client, book.id)) {
       const p = typeof row.key === "string" ? parseVersionKey(row.key) : undefined;
       if (!p) continue;
       const cur = latest.get(p.docKey);
       if (!cur || cur.n < p.n) latest.set(p.docKey, { n: p.n, row });
     }
     const todo: { docKey: string; n: number; row: Row; match: "yes" | "maybe" }[] = [];
-    const statuses = filter?.status?.length ? filter.status : undefined;
     for (const [docKey, { n, row }] of latest) {
       if (row.type === TYPE_DELETED) continue;
       // Skip what the filter would reject anyway, from the summary in the type (no value fetch).
-      const sum = parseDocType(String(row.type));
-      if (statuses && sum.status !== undefined && !statuses.includes(sum.status)) continue;
-      if (filter?.updatedBefore && sum.updated_at !== undefined && !(Date.parse(sum.updated_at) < filter.updatedBefore.getTime())) continue;
+      if (filter?.mayMatch && !filter.mayMatch(parseDocType(String(row.type)))) continue;
       const match = prefixMatch(docKey, prefix);
       if (match !== "no") todo.push({ docKey, n, row, match });
     }
@@ -695,18 +325,7 @@ export class AraStore implements Store {
   }
 
   async now(): Promise<Date> {
-    if (this.vanished) throw this.vanished;
-    const book = this.book;
-    let res: AraResponse;
-    if (book) {
-      res = await this.client.request("GET", `playbooks/${book.id}`);
-      if (res.status === 404) throw this.markVanished(book);
-      if (res.status !== 200) throw this.client.statusError("GET", `playbooks/${book.id}`, res);
-    } else {
-      res = await this.client.expect("GET", "", [200]);
-    }
-    if (!res.date) throw this.client.unavailable("the server sent no Date header, so its clock is unknown");
-    return res.date;
+    return this.session.serverNow();
   }
 
   async close(): Promise<void> {}

@@ -11,6 +11,7 @@
  * Everything heavy is imported on first use, so opening the store costs nothing.
  */
 import { now, sleep } from "../../engine/clock.js";
+import { AGAIN, type Again, retry } from "../../engine/retry.js";
 import type * as http from "node:http";
 import { JobsError } from "../../engine/errors.js";
 import { endpointLabel, type S3Config } from "./config.js";
@@ -164,39 +165,44 @@ export class S3Client {
     let transportFailed = false;
     let skewFixed = false;
     let lastError = "";
-    for (let attempt = 1; attempt <= this.config.maxAttempts; attempt++) {
-      if (attempt > 1) await sleep(Math.min(1000, 100 * 2 ** (attempt - 2)) * (0.5 + Math.random()));
-      let res: S3Response;
-      try {
-        res = await this.once(await this.credentials(), req, transportFailed);
-      } catch (err) {
-        if (err instanceof JobsError) throw err;
-        const te = err instanceof TransportError ? err : new TransportError((err as Error).message, undefined, true);
-        lastError = te.message;
-        if (!te.retryable) break;
-        transportFailed = true;
-        continue;
-      }
-      if (res.code === "RequestTimeTooSkewed" && !skewFixed) {
-        const server = Date.parse(String(res.headers.date ?? ""));
-        if (!Number.isNaN(server)) {
-          this.clockOffsetMs = server - now();
-          skewFixed = true;
-          attempt--;
-          continue;
+    const maxAttempts = this.config.maxAttempts;
+    // Waits after try i (0-based): 100 ms, 200 ms... up to 1 s, each times 0.5 to 1.5.
+    const wait = (i: number) => Math.min(1000, 100 * 2 ** i) * (0.5 + Math.random());
+    const giveUp = () => this.fail(`cannot reach the endpoint: ${lastError}${maxAttempts > 1 ? ` (after ${maxAttempts} attempts)` : ""}`);
+    return retry({ attempts: maxAttempts, wait }, async (i): Promise<S3Response | Again> => {
+      const attempt = i + 1;
+      for (;;) {
+        let res: S3Response;
+        try {
+          res = await this.once(await this.credentials(), req, transportFailed);
+        } catch (err) {
+          if (err instanceof JobsError) throw err;
+          const te = err instanceof TransportError ? err : new TransportError((err as Error).message, undefined, true);
+          lastError = te.message;
+          if (!te.retryable) throw giveUp();
+          transportFailed = true;
+          return AGAIN;
         }
+        if (res.code === "RequestTimeTooSkewed" && !skewFixed) {
+          const server = Date.parse(String(res.headers.date ?? ""));
+          if (!Number.isNaN(server)) {
+            this.clockOffsetMs = server - now();
+            skewFixed = true;
+            // Sent again as the same attempt (after the same wait as this one).
+            if (i > 0) await sleep(wait(i - 1));
+            continue;
+          }
+        }
+        const retryable =
+          res.status >= 500 || res.status === 429 || res.code === "RequestTimeout" || res.code === "SlowDown" || res.code === "Throttling";
+        if (retryable && attempt < maxAttempts && res.status !== 501) {
+          lastError = `HTTP ${res.status}${res.code ? ` ${res.code}` : ""}${res.message ? `: ${res.message}` : ""}`;
+          return AGAIN;
+        }
+        this.mapFatal(res, req);
+        return res;
       }
-      const retryable =
-        res.status >= 500 || res.status === 429 || res.code === "RequestTimeout" || res.code === "SlowDown" || res.code === "Throttling";
-      if (retryable && attempt < this.config.maxAttempts && res.status !== 501) {
-        lastError = `HTTP ${res.status}${res.code ? ` ${res.code}` : ""}${res.message ? `: ${res.message}` : ""}`;
-        continue;
-      }
-      this.mapFatal(res, req);
-      return res;
-    }
-    const tries = this.config.maxAttempts > 1 ? ` (after ${this.config.maxAttempts} attempts)` : "";
-    throw this.fail(`cannot reach the endpoint: ${lastError}${tries}`);
+    }, giveUp);
   }
 
   /** Throws for answers that mean "this store cannot be used as configured". */

@@ -1,5 +1,5 @@
 /**
- * A product bug seen in the soak (bench/soak.ts), fixed in src/stores/ara/book.ts (the notice is
+ * A product bug seen in the soak (bench/soak.ts), fixed in src/stores/ara/book.ts (the warning is
  * given only when no other creator's ledger shows up once creation has settled):
  * several controllers writing to a fresh Ara server at once are told that their ledger was
  * deleted and its job records lost, although nothing was lost (they settle on one ledger).

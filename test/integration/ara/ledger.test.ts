@@ -112,11 +112,11 @@ describe("ara ledger playbook", () => {
     // A later run: reads find nothing but are told why; the first write makes a new ledger.
     const b = makeAraStore(url, {}, {});
     assert.equal(await b.get(["heads", "default", "web1", "backup"]), undefined);
-    assert.match(b.notices.join("\n"), /existed on this server before .* deleted or pruned .* job records it held are lost/);
+    assert.match(b.warnings.join("\n"), /existed on this server before .* deleted or pruned .* job records it held are lost/);
     await b.create(["heads", "default", "web1", "backup"], { v: "new" });
     const fresh = await b.ledgerId();
     assert.notEqual(fresh, old);
-    assert.match(b.notices.join("\n"), /a new, empty ledger was created/);
+    assert.match(b.warnings.join("\n"), /a new, empty ledger was created/);
     assert.deepEqual((await b.get(["heads", "default", "web1", "backup"]))?.value, { v: "new" });
   });
 

@@ -90,7 +90,7 @@ describe("ara store: job records linked to the run's playbook", () => {
     assert.equal(link?.jid, "j123456789.4242");
     assert.equal(link?.play_id, first.uuid);
     assert.equal(link?.ledger_playbook, await s1.ledgerId());
-    assert.deepEqual(s1.notices, []);
+    assert.deepEqual(s1.warnings, []);
 
     // The link leads to the job's current record in the ledger, in the API and the web UI.
     const rec = (await (await fetch(link!.record_api)).json()) as { value: { value: { status: string; jid: string } } };
@@ -115,20 +115,20 @@ describe("ara store: job records linked to the run's playbook", () => {
     assert.equal((await linkOn(run1.playbook, "ansible_job:nightly/vacuum@db1"))?.status, "starting");
   });
 
-  test("without Ara's callback (no such play) the store works the same, without links or notices", async () => {
+  test("without Ara's callback (no such play) the store works the same, without links or warnings", async () => {
     const before = (await araApi(server, "GET", "records?limit=1")).body as { count: number };
     const s = makeAraStore(`${server.storeUrl}?ledger=nolink`, { play_id: "02fc0000-0001-0000-0000-00000000abcd" }, {});
     const id = { namespace: "default", host: "web2", name: "report" };
     const claim = await new Ledger(s).claim(id, { play_id: "02fc0000-0001-0000-0000-00000000abcd" }, {}, 300);
     assert.equal(claim.claimed, true);
     assert.equal((await new Ledger(s).head(id))?.record.status, "starting");
-    assert.deepEqual(s.notices, []);
+    assert.deepEqual(s.warnings, []);
     const links = await araApi(server, "GET", `records?key=${encodeURIComponent("ansible_job:report@web2")}`);
     assert.equal((links.body as { count: number }).count, 0);
     // A play id that is not a uuid at all is ignored the same way.
     const s2 = makeAraStore(`${server.storeUrl}?ledger=nolink`, { play_id: "not-a-uuid" }, {});
     await s2.create(["heads", "default", "web3", "x"], { namespace: "default", name: "x", host: "web3", play_id: "not-a-uuid" });
-    assert.deepEqual(s2.notices, []);
+    assert.deepEqual(s2.warnings, []);
     assert.ok(((await araApi(server, "GET", "records?limit=1")).body as { count: number }).count > before.count);
   });
 });

@@ -9,6 +9,7 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import { after, before, describe, test } from "node:test";
 import { isCode } from "../../../src/engine/errors.js";
 import { newRecord } from "../../../src/engine/ledger.js";
+import { documentFilter, recordHooks } from "../../../src/engine/query.js";
 import { makeAraStore } from "../../../src/stores/ara.js";
 import { docKeyOf, versionKey } from "../../../src/stores/ara/keys.js";
 import { type AraServer, araApi, startAra } from "../../helpers/ara.js";
@@ -152,6 +153,7 @@ describe("ara store: versions, hints and recovery", () => {
 
   test("list with a status or age filter fetches only the values that can match", async () => {
     const store = makeAraStore(`${proxy.url()}?ledger=summary`, {}, {});
+    store.describeWith(recordHooks); // what a Ledger does: records get summaries
     const old = "2020-01-01T00:00:00.000Z";
     for (let i = 0; i < 10; i++) {
       const rec = { ...newRecord({ namespace: "default", host: `h${i}`, name: "job" }, 1, {}), status: i < 3 ? "failed" : "running" };
@@ -160,11 +162,11 @@ describe("ara store: versions, hints and recovery", () => {
     }
     const fresh = makeAraStore(`${proxy.url()}?ledger=summary`, {}, {});
     let before = proxy.valueFetches();
-    const failed = await fresh.list(["heads"], { status: ["failed"] });
+    const failed = await fresh.list(["heads"], documentFilter({ status: ["failed"] }));
     assert.equal(failed.entries.length, 3);
     assert.equal(proxy.valueFetches() - before, 3, "only the 3 failed records were fetched");
     before = proxy.valueFetches();
-    const stale = await fresh.list(["heads"], { updatedBefore: new Date("2021-01-01T00:00:00Z") });
+    const stale = await fresh.list(["heads"], documentFilter({ updatedBefore: new Date("2021-01-01T00:00:00Z") }));
     assert.deepEqual(stale.entries.map((e) => (e.value as { host: string }).host).sort(), ["h0", "h5"]);
     assert.equal(proxy.valueFetches() - before, 2);
     before = proxy.valueFetches();
