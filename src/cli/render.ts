@@ -78,7 +78,8 @@ export function listTable(records: readonly JobRecord[], p: Painter, o: RenderOp
     const host = cut(safeText(r.host, true), CUT.host, o.cut);
     const name = cut(safeText(r.name, true), CUT.name, o.cut);
     const jid = r.jid ? safeText(r.jid, true) : "-";
-    const age = `${since(r.started_at, o.now)}/${since(r.updated_at, o.now)}`;
+    const started = since(r.started_at, o.now);
+    const age = `${started}/${r.updated_at === r.started_at ? started : since(r.updated_at, o.now)}`;
     const playbook = cut(safeText(shortPath(r.playbook, cwd), true), CUT.playbook, o.cut);
     rows[i] = o.namespaces
       ? [safeText(r.namespace, true), host, name, r.status, String(r.attempt), jid, age, playbook]
