@@ -64,7 +64,7 @@ function unknownCommand(name: string): CliError {
 }
 
 /** Usage text for a command (or the root, name ""), with examples; plain unless colour is on. */
-export function usage(name: string, cmd: AnyCommand, color: boolean): string {
+function usage(name: string, cmd: AnyCommand, color: boolean): string {
   return usageOf(name, cmd, color, root, COMMANDS);
 }
 
