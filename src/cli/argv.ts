@@ -1,12 +1,58 @@
 /**
- * Strict command-line checking in front of citty. citty's parser is lenient (unknown
- * options are ignored, a repeated option keeps its last value), which hides typos like
- * `--stauts failed` in a CI gate. So every token is checked against the command's typed
- * definition first, then handed to citty in a normal form: `--name=value`, `--no-flag`,
- * and positionals after `--`.
+ * The CLI's one command-line parser. Each command is defined once (defineCommand: its
+ * name, alias, description and typed options); the same definition drives the strict
+ * parsing here and the usage text (help.ts). Parsing is strict: an unknown option, a
+ * missing value, a repeated option or an extra argument is a usage error (exit 2) that
+ * names it, so typos like `--stauts failed` in a CI gate do not pass silently.
  */
-import type { ArgDef, ArgsDef } from "citty";
 import { usageError as usageErr } from "./errors.js";
+
+/** One option or positional argument of a command. */
+export interface ArgDef {
+  type: "string" | "boolean" | "positional";
+  /** Other spellings: one letter is `-x`, longer is `--xyz`. */
+  alias?: string | readonly string[];
+  /** The value's placeholder in the usage text (`--host=<host>`). */
+  valueHint?: string;
+  description?: string;
+  /** Booleans: shown as a `--no-NAME` line of its own. */
+  negativeDescription?: string;
+  /** Positionals are required unless `required: false`; options are never required by the parser. */
+  required?: boolean;
+}
+
+export type ArgsDef = Readonly<Record<string, ArgDef>>;
+
+/** The parsed command line, typed by the definition: booleans and strings are undefined when not given. */
+export type ParsedArgs<A extends ArgsDef> = {
+  -readonly [K in keyof A]: A[K] extends { type: "boolean" }
+    ? boolean | undefined
+    : A[K] extends { type: "positional"; required: false }
+      ? string | undefined
+      : A[K] extends { type: "positional" }
+        ? string
+        : string | undefined;
+};
+
+export interface CommandMeta {
+  name: string;
+  /** Another name the command answers to (`ls` for list). */
+  alias?: string;
+  description: string;
+  version?: string;
+}
+
+export interface CommandDef<A extends ArgsDef = ArgsDef> {
+  meta: CommandMeta;
+  args: A;
+  /** Runs the command; the number is the exit code. */
+  run?(ctx: { args: ParsedArgs<A> }): number | Promise<number>;
+}
+
+/** Defines a command, keeping its option names and types for `run`. */
+export function defineCommand<const A extends ArgsDef>(def: CommandDef<A>): CommandDef<A> {
+  return def;
+}
 
 /** String options that take comma lists; repeating them adds to the list. */
 export const LIST_OPTIONS: ReadonlySet<string> = new Set(["status", "host", "fail-on"]);
@@ -14,12 +60,12 @@ export const LIST_OPTIONS: ReadonlySet<string> = new Set(["status", "host", "fai
 const TRUE = new Set(["true", "yes", "1", "on"]);
 const FALSE = new Set(["false", "no", "0", "off"]);
 
-function aliases(def: ArgDef): string[] {
-  const a = (def as { alias?: string | string[] }).alias;
-  return a === undefined ? [] : Array.isArray(a) ? a : [a];
+export function aliases(def: ArgDef): readonly string[] {
+  const a = def.alias;
+  return a === undefined ? [] : typeof a === "string" ? [a] : a;
 }
 
-function spell(name: string): string {
+export function spell(name: string): string {
   return name.length === 1 ? `-${name}` : `--${name}`;
 }
 
@@ -64,7 +110,7 @@ export function wantsHelp(tokens: readonly string[]): boolean {
 export function commandIndex(tokens: readonly string[], globals: ArgsDef): number {
   const valued = new Set<string>();
   for (const [name, def] of Object.entries(globals)) {
-    if (def.type === "string" || def.type === "enum") for (const n of [name, ...aliases(def)]) valued.add(spell(n));
+    if (def.type === "string") for (const n of [name, ...aliases(def)]) valued.add(spell(n));
   }
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!;
@@ -79,13 +125,16 @@ export function commandIndex(tokens: readonly string[], globals: ArgsDef): numbe
 }
 
 /**
- * Checks `tokens` against `def` and returns them in citty's unambiguous form.
- * Throws a usage error (exit 2) that names the offending option.
+ * Parses `tokens` (the command line after the command name) by `def`: options by name or
+ * alias (`--name value`, `--name=value`, `--flag`, `--no-flag`, `--flag=false`), list
+ * options repeated or comma-separated (values joined with ","), positionals in order
+ * (everything after `--` is positional). `cmd` names the command in messages ("" is the
+ * root). Throws a usage error (exit 2) that names the offending token.
  */
-export function normalize(cmd: string, def: ArgsDef, tokens: readonly string[]): string[] {
+export function parseArgv<A extends ArgsDef>(cmd: string, def: A, tokens: readonly string[]): ParsedArgs<A> {
   // "" is the root: messages say "ansible-jobs", the hint is `ansible-jobs --help`.
   const command = cmd || "ansible-jobs";
-  const usageError = (message: string, _c: string) => usageErr(message, cmd || undefined);
+  const usageError = (message: string) => usageErr(message, cmd || undefined);
   const bySpelling = new Map<string, string>();
   const positionals: [string, ArgDef][] = [];
   for (const [name, d] of Object.entries(def)) {
@@ -122,16 +171,17 @@ export function normalize(cmd: string, def: ArgsDef, tokens: readonly string[]):
       }
     }
     if (name === undefined) {
-      throw usageError(`unknown option ${flag} for ${command}${didYouMean(flag, bySpelling.keys())}`, command);
+      throw usageError(`unknown option ${flag} for ${command}${didYouMean(flag, bySpelling.keys())}`);
     }
     const d = def[name]!;
     if (d.type === "boolean") {
       let v = !negated;
       if (inline !== undefined) {
         const s = inline.toLowerCase();
-        if (negated || (!TRUE.has(s) && !FALSE.has(s))) throw usageError(`${flag} takes no value (got "${inline}")`, command);
+        if (negated || (!TRUE.has(s) && !FALSE.has(s))) throw usageError(`${flag} takes no value (got "${inline}")`);
         v = TRUE.has(s);
       }
+      // The last of --flag / --no-flag wins.
       flags.set(name, v);
       continue;
     }
@@ -139,17 +189,14 @@ export function normalize(cmd: string, def: ArgsDef, tokens: readonly string[]):
     if (value === undefined) {
       const next = tokens[i + 1];
       if (next === undefined || (next.startsWith("-") && next !== "-")) {
-        throw usageError(`${flag} needs a value${d.valueHint ? ` (${d.valueHint})` : ""}`, command);
+        throw usageError(`${flag} needs a value${d.valueHint ? ` (${d.valueHint})` : ""}`);
       }
       value = next;
       i++;
     }
-    if (value === "") throw usageError(`${flag} needs a non-empty value`, command);
-    if (d.type === "enum" && d.options && !d.options.includes(value)) {
-      throw usageError(`${flag}: "${value}" is not one of ${d.options.join(", ")}`, command);
-    }
+    if (value === "") throw usageError(`${flag} needs a non-empty value`);
     const prev = values.get(name);
-    if (prev && !LIST_OPTIONS.has(name)) throw usageError(`${spell(name)} given more than once`, command);
+    if (prev && !LIST_OPTIONS.has(name)) throw usageError(`${spell(name)} given more than once`);
     values.set(name, [...(prev ?? []), value]);
   }
   if (given.length > positionals.length) {
@@ -158,16 +205,15 @@ export function normalize(cmd: string, def: ArgsDef, tokens: readonly string[]):
       positionals.length === 0
         ? `${command} takes no arguments (got "${extra}")`
         : `unexpected argument "${extra}" (${command} takes ${positionals.map(([n]) => n.toUpperCase()).join(" ")})`,
-      command,
     );
   }
   for (let i = given.length; i < positionals.length; i++) {
     const [n, d] = positionals[i]!;
-    if (d.required !== false && d.default === undefined) throw usageError(`missing ${n.toUpperCase()}`, command);
+    if (d.required !== false) throw usageError(`missing ${n.toUpperCase()}`);
   }
-  const out: string[] = [];
-  for (const [name, v] of flags) out.push(v ? `--${name}` : `--no-${name}`);
-  for (const [name, vs] of values) out.push(`--${name}=${vs.join(",")}`);
-  out.push("--", ...given);
-  return out;
+  const out: Record<string, string | boolean | undefined> = {};
+  for (const [name, v] of flags) out[name] = v;
+  for (const [name, vs] of values) out[name] = vs.join(",");
+  for (let i = 0; i < given.length; i++) out[positionals[i]![0]] = given[i];
+  return out as ParsedArgs<A>;
 }

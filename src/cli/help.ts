@@ -1,4 +1,80 @@
-/** Text that citty's generated usage does not carry: examples, exit codes, environment. */
+/**
+ * The usage text, rendered from the same command definitions the parser reads (argv.ts),
+ * plus what definitions do not carry: examples, exit codes, environment.
+ */
+import { type ArgDef, type CommandDef, aliases } from "./argv.js";
+
+type Paint = (text: string) => string;
+const sgr =
+  (open: number, close = 39): Paint =>
+  (t) =>
+    `\u001b[${open}m${t}\u001b[${close}m`;
+const PLAIN = { bold: (t: string) => t, cyan: (t: string) => t, gray: (t: string) => t, underline: (t: string) => t };
+const COLOUR = { bold: sgr(1, 22), cyan: sgr(36), gray: sgr(90), underline: sgr(4, 24) };
+
+/** Rows of two columns, indented by two spaces: the first right-aligned, then four spaces and the second. */
+function columns(rows: [string, string][]): string {
+  const w = Math.max(...rows.map(([a]) => a.length));
+  return rows.map(([a, b]) => `  ${a.padStart(w)}    ${b}`).join("\n");
+}
+
+function valueHint(d: ArgDef, name: string): string {
+  if (d.type !== "string") return d.valueHint ? `=<${d.valueHint}>` : "";
+  return `=<${d.valueHint ?? name}>`;
+}
+
+/**
+ * The generated part of a command's usage: description, USAGE line, ARGUMENTS, OPTIONS and
+ * (for the root) COMMANDS. `parent` is the root for a command; `commands` are the root's.
+ */
+export function renderUsage(cmd: CommandDef, color: boolean, parent?: CommandDef, commands?: Record<string, CommandDef>): string {
+  const c = color ? COLOUR : PLAIN;
+  const commandName = parent ? `${parent.meta.name} ${cmd.meta.name}` : cmd.meta.name;
+  const version = cmd.meta.version ?? parent?.meta.version;
+  const posLines: [string, string][] = [];
+  const argLines: [string, string][] = [];
+  const usageLine: string[] = [];
+  for (const [name, d] of Object.entries(cmd.args)) {
+    if (d.type === "positional") {
+      const upper = name.toUpperCase();
+      const required = d.required !== false;
+      posLines.push([c.cyan(upper), [d.description, required ? c.gray("(Required)") : ""].filter(Boolean).join(" ")]);
+      usageLine.push(required ? `<${upper}>` : `[${upper}]`);
+      continue;
+    }
+    const names = aliases(d).map((a) => `-${a}`);
+    argLines.push([c.cyan([...names, `--${name}`].join(", ") + valueHint(d, name)), d.description ?? ""]);
+    if (d.type === "boolean" && d.negativeDescription) {
+      argLines.push([c.cyan([...aliases(d).map((a) => `--no-${a}`), `--no-${name}`].join(", ")), d.negativeDescription]);
+    }
+  }
+  const sub = Object.entries(commands ?? {});
+  if (sub.length) usageLine.push(sub.flatMap(([n, s]) => [n, ...(s.meta.alias ? [s.meta.alias] : [])]).join("|"));
+  const hasOptions = argLines.length > 0 || posLines.length > 0;
+  const lines = [
+    c.gray(`${cmd.meta.description} (${commandName}${version ? ` v${version}` : ""})`),
+    "",
+    `${c.underline(c.bold("USAGE"))} ${c.cyan(`${commandName}${hasOptions ? " [OPTIONS]" : ""} ${usageLine.join(" ")}`)}`,
+    "",
+  ];
+  if (posLines.length) lines.push(c.underline(c.bold("ARGUMENTS")), "", columns(posLines), "");
+  if (argLines.length) lines.push(c.underline(c.bold("OPTIONS")), "", columns(argLines), "");
+  if (sub.length) {
+    const rows = sub.map(([n, s]): [string, string] => [c.cyan([n, ...(s.meta.alias ? [s.meta.alias] : [])].join(", ")), s.meta.description]);
+    lines.push(c.underline(c.bold("COMMANDS")), "", columns(rows), "", `Use ${c.cyan(`${commandName} <command> --help`)} for more information about a command.`);
+  }
+  return lines.join("\n");
+}
+
+/** The whole help of a command (`name` "" is the root): the generated usage plus examples; plain unless `color`. */
+export function usage(name: string, cmd: CommandDef, color: boolean, root: CommandDef, commands: Record<string, CommandDef>): string {
+  const rendered = name === "" ? renderUsage(cmd, color, undefined, commands) : renderUsage(cmd, color, root);
+  const generated = rendered
+    .split("\n")
+    .map((l) => l.trimEnd())
+    .join("\n");
+  return `${generated.trimEnd()}\n\n${extraHelp(name)}\n`;
+}
 
 export const EXIT_CODES = `EXIT CODES
 

@@ -3,9 +3,8 @@
  * command line, runs one command, and turns every error into one line on stderr and an
  * exit code (errors.ts). Nothing else decides the exit code or calls process.exit.
  */
-import { type ArgsDef, type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
 import { JobsError } from "../engine/errors.js";
-import { commandIndex, didYouMean, normalize, wantsHelp } from "./argv.js";
+import { type CommandDef, commandIndex, defineCommand, didYouMean, parseArgv, wantsHelp } from "./argv.js";
 import { del } from "./commands/delete.js";
 import { history } from "./commands/history.js";
 import { list } from "./commands/list.js";
@@ -16,8 +15,8 @@ import { VERSION, version } from "./commands/version.js";
 import { watch } from "./commands/watch.js";
 import { globalArgs } from "./context.js";
 import { CliError, EXIT, exitCodeOf, usageError } from "./errors.js";
-import { extraHelp } from "./help.js";
-import { safeText, stripAnsi, useColor } from "./output.js";
+import { usage as usageOf } from "./help.js";
+import { safeText, useColor } from "./output.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: commands have different argument types
 type AnyCommand = CommandDef<any>;
@@ -51,15 +50,11 @@ export const root = defineCommand({
     description: "Durable long-running Ansible jobs: list, inspect, watch and prune the job store",
   },
   args: rootArgs,
-  subCommands: COMMANDS,
 });
 
 function findCommand(name: string): [string, AnyCommand] | undefined {
   if (COMMANDS[name]) return [name, COMMANDS[name]];
-  for (const [n, c] of Object.entries(COMMANDS)) {
-    const alias = (c.meta as { alias?: string | string[] } | undefined)?.alias;
-    if (alias === name || (Array.isArray(alias) && alias.includes(name))) return [n, c];
-  }
+  for (const [n, c] of Object.entries(COMMANDS)) if (c.meta.alias === name) return [n, c];
   return undefined;
 }
 
@@ -68,14 +63,9 @@ function unknownCommand(name: string): CliError {
   return usageError(`unknown command "${safeText(name, true)}"${didYouMean(name, names)}; commands: ${names.join(", ")}`);
 }
 
-/** Usage text for a command (or the root): citty's, plus examples; plain unless colour is on. */
-export async function usage(name: string, cmd: AnyCommand, color: boolean): Promise<string> {
-  const rendered = await renderUsage(cmd, name === "" ? undefined : root);
-  const generated = (color ? rendered : stripAnsi(rendered))
-    .split("\n")
-    .map((l) => l.trimEnd())
-    .join("\n");
-  return `${generated.trimEnd()}\n\n${extraHelp(name)}\n`;
+/** Usage text for a command (or the root, name ""), with examples; plain unless colour is on. */
+function usage(name: string, cmd: AnyCommand, color: boolean): string {
+  return usageOf(name, cmd, color, root, COMMANDS);
 }
 
 function colorFlag(tokens: readonly string[]): boolean | undefined {
@@ -90,18 +80,18 @@ function colorFlag(tokens: readonly string[]): boolean | undefined {
 
 async function dispatch(argv: string[]): Promise<number> {
   const color = useColor({ color: colorFlag(argv) });
-  const idx = commandIndex(argv, rootArgs as ArgsDef);
+  const idx = commandIndex(argv, rootArgs);
   if (idx < 0) {
     if (wantsHelp(argv)) {
-      process.stdout.write(await usage("", root, color));
+      process.stdout.write(usage("", root, color));
       return EXIT.ok;
     }
     if (argv.includes("--version") || argv.includes("-v")) return run("version", version, argv.filter((a) => a !== "--version" && a !== "-v"));
     if (argv.length === 0) {
-      process.stderr.write(await usage("", root, useColor({ color: colorFlag(argv), isTTY: process.stderr.isTTY === true })));
+      process.stderr.write(usage("", root, useColor({ color: colorFlag(argv), isTTY: process.stderr.isTTY === true })));
       return EXIT.usage;
     }
-    normalize("", rootArgs as ArgsDef, argv); // names an unknown option, if any
+    parseArgv("", rootArgs, argv); // names an unknown option, if any
     throw usageError(`no command given; commands: ${Object.keys(COMMANDS).join(", ")}`);
   }
   const found = findCommand(argv[idx]!);
@@ -110,22 +100,21 @@ async function dispatch(argv: string[]): Promise<number> {
   // Global options may come before the command name: move them after it.
   const rest = [...argv.slice(idx + 1), ...argv.slice(0, idx)];
   if (wantsHelp(rest)) {
-    process.stdout.write(await usage(name, cmd, color));
+    process.stdout.write(usage(name, cmd, color));
     return EXIT.ok;
   }
   if (name === "help") {
-    const target = normalize(name, helpCommand.args as ArgsDef, rest).at(-1);
-    const t = target === undefined || target === "--" ? undefined : findCommand(target);
-    if (target !== undefined && target !== "--" && !t) throw unknownCommand(target);
-    process.stdout.write(t ? await usage(t[0], t[1], color) : await usage("", root, color));
+    const target = parseArgv(name, helpCommand.args, rest).command;
+    const t = target === undefined ? undefined : findCommand(target);
+    if (target !== undefined && !t) throw unknownCommand(target);
+    process.stdout.write(t ? usage(t[0], t[1], color) : usage("", root, color));
     return EXIT.ok;
   }
   return run(name, cmd, rest);
 }
 
 async function run(name: string, cmd: AnyCommand, tokens: string[]): Promise<number> {
-  const def = (typeof cmd.args === "function" ? await cmd.args() : await cmd.args) as ArgsDef;
-  const { result } = await runCommand(cmd, { rawArgs: normalize(name, def ?? {}, tokens) });
+  const result = await cmd.run?.({ args: parseArgv(name, cmd.args, tokens) });
   return typeof result === "number" ? result : EXIT.ok;
 }
 
@@ -142,11 +131,6 @@ export function report(err: unknown): number {
       line(err.message);
       return code;
     }
-  }
-  if (err instanceof Error && err.name === "CLIError") {
-    // citty's own argument errors (normally caught earlier by argv.ts).
-    line(stripAnsi(err.message));
-    return EXIT.usage;
   }
   const stack = err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err);
   process.stderr.write(`ansible-jobs: internal error (please report it): ${stack}\n`);

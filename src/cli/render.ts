@@ -17,16 +17,20 @@ function cut(s: string, max: number, enabled: boolean): string {
   return enabled ? ellipsize(s, max) : s;
 }
 
-const shortPaths = new Map<string, string>();
+const shortPaths = new Map<string, Map<string, string>>();
 
 /** A playbook path relative to the working directory when it lies below it (cached: 10k rows share a few playbooks). */
 export function shortPath(p: string | null, cwd = process.cwd()): string {
   if (!p) return "-";
-  const key = `${cwd}\u0000${p}`;
-  let short = shortPaths.get(key);
+  let byPath = shortPaths.get(cwd);
+  if (byPath === undefined) {
+    byPath = new Map();
+    shortPaths.set(cwd, byPath);
+  }
+  let short = byPath.get(p);
   if (short === undefined) {
     short = relativeBelow(p, cwd);
-    shortPaths.set(key, short);
+    byPath.set(p, short);
   }
   return short;
 }
@@ -67,16 +71,22 @@ export function listTable(records: readonly JobRecord[], p: Painter, o: RenderOp
     { header: "PLAYBOOK" },
   ];
   const statusCol = o.namespaces ? 3 : 2;
-  const rows = records.map((r) => [
-    ...(o.namespaces ? [safeText(r.namespace, true)] : []),
-    cut(safeText(r.host, true), CUT.host, o.cut),
-    cut(safeText(r.name, true), CUT.name, o.cut),
-    r.status,
-    String(r.attempt),
-    r.jid ? safeText(r.jid, true) : "-",
-    `${since(r.started_at, o.now)}/${since(r.updated_at, o.now)}`,
-    cut(safeText(shortPath(r.playbook), true), CUT.playbook, o.cut),
-  ]);
+  const cwd = process.cwd();
+  const rows: string[][] = new Array(records.length);
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    const host = cut(safeText(r.host, true), CUT.host, o.cut);
+    const name = cut(safeText(r.name, true), CUT.name, o.cut);
+    const jid = r.jid ? safeText(r.jid, true) : "-";
+    const started = since(r.started_at, o.now);
+    const age = `${started}/${r.updated_at === r.started_at ? started : since(r.updated_at, o.now)}`;
+    const playbook = cut(safeText(shortPath(r.playbook, cwd), true), CUT.playbook, o.cut);
+    rows[i] = o.namespaces
+      ? [safeText(r.namespace, true), host, name, r.status, String(r.attempt), jid, age, playbook]
+      : [host, name, r.status, String(r.attempt), jid, age, playbook];
+  }
+  // Without colour, painting is the identity: skip the per-cell call.
+  if (!p.enabled) return renderTable(columns, rows);
   return renderTable(
     columns,
     rows,

@@ -1,9 +1,8 @@
 /** The CLI's pure parts: command-line normalisation, durations, tables, safe text, the error handler. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { ArgsDef } from "citty";
 import { JobsError } from "../../src/engine/errors.js";
-import { commandIndex, didYouMean, normalize, wantsHelp } from "../../src/cli/argv.js";
+import { type ArgsDef, commandIndex, didYouMean, parseArgv, wantsHelp } from "../../src/cli/argv.js";
 import { CliError, EXIT } from "../../src/cli/errors.js";
 import { report } from "../../src/cli/main.js";
 import { ellipsize, renderTable, safeText, shortDuration, stripAnsi, useColor } from "../../src/cli/output.js";
@@ -32,24 +31,24 @@ function capture(fn: () => number): { code: number; stderr: string } {
 }
 
 describe("argv", () => {
-  test("normalises to --name=value, --no-flag and positionals after --", () => {
-    assert.deepEqual(normalize("show", DEF, ["job", "--host", "web1", "-n", "ns", "--no-color", "--json"]), [
-      "--no-color",
-      "--json",
-      "--host=web1",
-      "--namespace=ns",
-      "--",
-      "job",
-    ]);
-    assert.deepEqual(normalize("show", DEF, ["--host=-odd-", "--", "-dash-name"]), ["--host=-odd-", "--", "-dash-name"]);
-    assert.deepEqual(normalize("list", DEF, ["--status", "failed", "--status=lost"]), ["--status=failed,lost", "--"]);
-    assert.deepEqual(normalize("list", DEF, ["--json=false"]), ["--no-json", "--"]);
+  test("parses --name value, --name=value, aliases, --no-flag, lists and positionals after --", () => {
+    assert.deepEqual(parseArgv("show", DEF, ["job", "--host", "web1", "-n", "ns", "--no-color", "--json"]), {
+      color: false,
+      json: true,
+      host: "web1",
+      namespace: "ns",
+      name: "job",
+    });
+    assert.deepEqual(parseArgv("show", DEF, ["--host=-odd-", "--", "-dash-name"]), { host: "-odd-", name: "-dash-name" });
+    assert.deepEqual(parseArgv("list", DEF, ["--status", "failed", "--status=lost"]), { status: "failed,lost" });
+    assert.deepEqual(parseArgv("list", DEF, ["--json=false"]), { json: false });
+    assert.deepEqual(parseArgv("list", DEF, ["--color", "--no-color"]), { color: false });
   });
 
-  test("rejects what citty would silently accept", () => {
+  test("rejects unknown, valueless, repeated and extra arguments", () => {
     const err = (argv: string[]) => {
       try {
-        normalize("list", DEF, argv);
+        parseArgv("list", DEF, argv);
       } catch (e) {
         assert.ok(e instanceof CliError);
         assert.equal(e.exitCode, EXIT.usage);

@@ -1,5 +1,5 @@
 import * as readline from "node:readline/promises";
-import { defineCommand } from "citty";
+import { defineCommand } from "../argv.js";
 import { isCode } from "../../engine/errors.js";
 import type { JobRecord } from "../../engine/record.js";
 import { isTerminal } from "../../engine/status.js";

@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "../argv.js";
 import { EXIT } from "../errors.js";
 import { close, globalArgs, open, outputMode, painter, print, reportUnreadable } from "../context.js";
 import { headOf, resolveIdentity } from "../find.js";

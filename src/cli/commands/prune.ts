@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "../argv.js";
 import type { JobRecord } from "../../engine/record.js";
 import { isTerminal } from "../../engine/status.js";
 import { EXIT, usageError } from "../errors.js";

@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "../argv.js";
 import { JobRecord } from "../../engine/record.js";
 import { globalArgs, print } from "../context.js";
 

@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "../argv.js";
 import { toInt } from "../../engine/options.js";
 import { close, globalArgs, open, outputMode, painter, print } from "../context.js";
 import { usageError } from "../errors.js";

@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "../argv.js";
 import pkg from "../../../package.json" with { type: "json" };
 import { SCHEMA_VERSION } from "../../engine/record.js";
 import { globalArgs, outputMode, print } from "../context.js";

@@ -1,4 +1,4 @@
-import { defineCommand } from "citty";
+import { defineCommand } from "../argv.js";
 import { isCode } from "../../engine/errors.js";
 import type { JobRecord } from "../../engine/record.js";
 import { type Status, STATUSES, isTerminal } from "../../engine/status.js";
