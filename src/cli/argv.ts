@@ -6,13 +6,11 @@
  * and positionals after `--`.
  */
 import type { ArgDef, ArgsDef } from "citty";
+import { parseBool } from "../engine/options.js";
 import { usageError as usageErr } from "./errors.js";
 
 /** String options that take comma lists; repeating them adds to the list. */
 export const LIST_OPTIONS: ReadonlySet<string> = new Set(["status", "host", "fail-on"]);
-
-const TRUE = new Set(["true", "yes", "1", "on"]);
-const FALSE = new Set(["false", "no", "0", "off"]);
 
 function aliases(def: ArgDef): string[] {
   const a = (def as { alias?: string | string[] }).alias;
@@ -128,9 +126,9 @@ export function normalize(cmd: string, def: ArgsDef, tokens: readonly string[]):
     if (d.type === "boolean") {
       let v = !negated;
       if (inline !== undefined) {
-        const s = inline.toLowerCase();
-        if (negated || (!TRUE.has(s) && !FALSE.has(s))) throw usageError(`${flag} takes no value (got "${inline}")`, command);
-        v = TRUE.has(s);
+        const b = parseBool(inline);
+        if (negated || b === undefined) throw usageError(`${flag} takes no value (got "${inline}")`, command);
+        v = b;
       }
       flags.set(name, v);
       continue;

@@ -17,10 +17,21 @@ export interface OptSpec {
 
 export type Spec = Record<string, OptSpec>;
 
-const TRUE = new Set(["y", "yes", "on", "1", "true", "t"]);
-const FALSE = new Set(["n", "no", "off", "0", "false", "f"]);
+/**
+ * AnsibleModule's booleans, exactly (ansible.module_utils.parsing.convert_bool): these strings
+ * in any case with surrounding blanks ignored, the numbers 1 and 0 (1.0 and 0.0 are the same
+ * numbers), and true and false themselves. The strings "1.0" and "0.0" are not booleans there either.
+ */
+export const BOOLEANS_TRUE: readonly string[] = ["y", "yes", "on", "1", "true", "t"];
+export const BOOLEANS_FALSE: readonly string[] = ["n", "no", "off", "0", "false", "f"];
+const TRUE: ReadonlySet<string> = new Set(BOOLEANS_TRUE);
+const FALSE: ReadonlySet<string> = new Set(BOOLEANS_FALSE);
 
-export function toBool(v: unknown, field: string): boolean {
+/**
+ * The one boolean parser: what `v` means as an AnsibleModule boolean, or undefined when it is
+ * none. Options, store options, environment variables and command-line flag values all go through it.
+ */
+export function parseBool(v: unknown): boolean | undefined {
   if (typeof v === "boolean") return v;
   if (v === 1 || v === 0) return v === 1;
   if (typeof v === "string") {
@@ -28,7 +39,14 @@ export function toBool(v: unknown, field: string): boolean {
     if (TRUE.has(s)) return true;
     if (FALSE.has(s)) return false;
   }
-  throw invalid(field, `${JSON.stringify(v)} is not a valid boolean (use true/false, yes/no)`);
+  return undefined;
+}
+
+/** parseBool, or an error naming `field` for a value that is not a boolean. */
+export function toBool(v: unknown, field: string): boolean {
+  const b = parseBool(v);
+  if (b === undefined) throw invalid(field, `${JSON.stringify(v)} is not a valid boolean (use true/false, yes/no)`);
+  return b;
 }
 
 export function toInt(v: unknown, field: string): number {
