@@ -7,7 +7,10 @@
  *   store vs the same request on a filesystem store vs bare `node -e 0` (median of --runs,
  *   interleaved; also the children's CPU time, which other load disturbs less).
  *
- *   node scripts/build.mjs && node --import tsx bench/s3.ts [--records N] [--runs N] [--engine PATH] [--cold-only]
+ *   node scripts/build.mjs && node --import tsx bench/s3.ts [--records N] [--runs N] [--engine PATH]... [--cold-only]
+ *
+ * Several --engine options compare engine builds (for example two signers) in the same
+ * interleaved runs.
  *
  * moto is a Python server: the save/list figures measure it as much as the store. Compare
  * runs of the same machine only; the cold-start ratios are the portable figures.
@@ -31,7 +34,11 @@ function arg(name: string, def: string): string {
 }
 const RECORDS = Number(arg("--records", "1000"));
 const RUNS = Number(arg("--runs", "15"));
-const ENGINE = path.resolve(arg("--engine", path.join(REPO, "dist", "job_store_engine.cjs")));
+const ENGINES = (() => {
+  const given = process.argv.flatMap((a, i) => (a === "--engine" && process.argv[i + 1] !== undefined ? [path.resolve(process.argv[i + 1]!)] : []));
+  return given.length ? given : [path.join(REPO, "dist", "job_store_engine.cjs")];
+})();
+const ENGINE = ENGINES[0]!;
 const CONCURRENCY = 16;
 const COLD_ONLY = process.argv.includes("--cold-only");
 
@@ -124,7 +131,7 @@ function expectFound(label: string) {
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(ENGINE)) throw new Error(`${ENGINE} is missing: run node scripts/build.mjs first`);
+  for (const e of ENGINES) if (!existsSync(e)) throw new Error(`${e} is missing: run node scripts/build.mjs first`);
   useTestAwsEnv();
   const moto = await startMoto();
   const work = mkdtempSync(path.join(tmpdir(), "ajbench-s3-"));
@@ -144,11 +151,16 @@ async function main(): Promise<void> {
     const cmds: Cmd[] = [
       { label: "node -e 0", argv: ["-e", "0"] },
       { label: "engine load (filesystem)", argv: [ENGINE], input: loadRequest(fsDir), check: expectFound("filesystem") },
-      { label: "engine load (s3)", argv: [ENGINE], input: loadRequest(`s3://${bucket}/bench`), check: expectFound("s3") },
+      ...ENGINES.map((e, i) => ({
+        label: ENGINES.length > 1 ? `engine ${i + 1} load (s3)` : "engine load (s3)",
+        argv: [e],
+        input: loadRequest(`s3://${bucket}/bench`),
+        check: expectFound("s3"),
+      })),
     ];
     const res = coldStarts(cmds, RUNS);
     const base = median(res.get("node -e 0")!.wall);
-    console.log(`\nengine cold start, ${path.relative(REPO, ENGINE)}, median of ${RUNS} interleaved runs:`);
+    console.log(`\nengine cold start, ${ENGINES.map((e, i) => `${ENGINES.length > 1 ? `engine ${i + 1}: ` : ""}${path.relative(REPO, e)}`).join(", ")}, median of ${RUNS} interleaved runs:`);
     for (const c of cmds) {
       const r = res.get(c.label)!;
       const w = median(r.wall);

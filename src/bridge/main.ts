@@ -5,10 +5,10 @@
 import { readFileSync } from "node:fs";
 import { JobsError, describe } from "../engine/errors.js";
 import { Ledger } from "../engine/ledger.js";
-import { coerce } from "../engine/options.js";
+import { coerceTo } from "../engine/options.js";
 import { openStore, resolveStoreUrl } from "../stores/open.js";
 import { CONCURRENCY, type Context, type HostInput, type HostOutput, Operations, hostError, mapLimit } from "./ops.js";
-import { JOB_STORE_SPEC, type JobStoreArgs } from "./spec.js";
+import { JOB_STORE_OPTIONS } from "./spec.js";
 
 export interface Request {
   args: Record<string, unknown>;
@@ -48,7 +48,7 @@ export async function handle(req: Request): Promise<Response> {
   if (!req || typeof req !== "object" || typeof req.args !== "object") {
     return { changed: false, failed: true, msg: "job_store: malformed request from the action plugin (no args)" };
   }
-  const args = coerce(JOB_STORE_SPEC, req.args) as unknown as JobStoreArgs;
+  const args = coerceTo(JOB_STORE_OPTIONS, req.args);
   const ctx: Context = { ...(req.context ?? {}) };
   if (!ctx.playbook && ctx.playbooks?.length) {
     const dir = ctx.playbook_dir;
@@ -92,7 +92,7 @@ export async function handle(req: Request): Promise<Response> {
         if (input.error) throw new JobsError("invalid_argument", input.error);
         // Each host's own options (templated with its vars); store and op stay the call's.
         const hostOps = input.args
-          ? new Operations(ledger, { ...(coerce(JOB_STORE_SPEC, { ...req.args, ...input.args }) as unknown as JobStoreArgs), op: args.op, store: args.store }, ctx)
+          ? new Operations(ledger, { ...coerceTo(JOB_STORE_OPTIONS, { ...req.args, ...input.args }), op: args.op, store: args.store }, ctx)
           : ops;
         return [h, await hostOps.forHost(h, input)] as const;
       } catch (err) {

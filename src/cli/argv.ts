@@ -5,6 +5,7 @@
  * missing value, a repeated option or an extra argument is a usage error (exit 2) that
  * names it, so typos like `--stauts failed` in a CI gate do not pass silently.
  */
+import { parseBool } from "../engine/options.js";
 import { usageError as usageErr } from "./errors.js";
 
 /** One option or positional argument of a command. */
@@ -56,9 +57,6 @@ export function defineCommand<const A extends ArgsDef>(def: CommandDef<A>): Comm
 
 /** String options that take comma lists; repeating them adds to the list. */
 export const LIST_OPTIONS: ReadonlySet<string> = new Set(["status", "host", "fail-on"]);
-
-const TRUE = new Set(["true", "yes", "1", "on"]);
-const FALSE = new Set(["false", "no", "0", "off"]);
 
 export function aliases(def: ArgDef): readonly string[] {
   const a = def.alias;
@@ -177,9 +175,9 @@ export function parseArgv<A extends ArgsDef>(cmd: string, def: A, tokens: readon
     if (d.type === "boolean") {
       let v = !negated;
       if (inline !== undefined) {
-        const s = inline.toLowerCase();
-        if (negated || (!TRUE.has(s) && !FALSE.has(s))) throw usageError(`${flag} takes no value (got "${inline}")`);
-        v = TRUE.has(s);
+        const b = parseBool(inline);
+        if (negated || b === undefined) throw usageError(`${flag} takes no value (got "${inline}")`);
+        v = b;
       }
       // The last of --flag / --no-flag wins.
       flags.set(name, v);

@@ -1,7 +1,12 @@
 /**
  * Option validation and coercion the way AnsibleModule does it: "3600" is an int,
  * "yes" is a bool, "a,b" is a list. Errors name the option.
+ *
+ * A module's options are declared once, as a typebox object of `Opt.*` schemas: its
+ * TypeScript type is `Static<>` of it, its AnsibleModule-style spec (type, required, default,
+ * choices, elements, aliases) is `specOf()` of it, and `coerceTo()` returns that type.
  */
+import { type Static, type TNull, type TObject, type TSchema, type TUnion, Type } from "@sinclair/typebox";
 import { invalid } from "./errors.js";
 
 export type OptType = "str" | "int" | "bool" | "list" | "dict" | "raw" | "path";
@@ -12,15 +17,84 @@ export interface OptSpec {
   default?: unknown;
   choices?: readonly (string | number | boolean)[];
   elements?: OptType;
+  aliases?: readonly string[];
   description?: string;
 }
 
 export type Spec = Record<string, OptSpec>;
 
-const TRUE = new Set(["y", "yes", "on", "1", "true", "t"]);
-const FALSE = new Set(["n", "no", "off", "0", "false", "f"]);
+/** Where an `Opt.*` schema keeps its AnsibleModule spec. */
+const ANSIBLE = "x-ansible";
 
-export function toBool(v: unknown, field: string): boolean {
+/** What an option declares besides its type. */
+interface Decl<T> {
+  required?: boolean;
+  default?: T;
+  aliases?: readonly string[];
+}
+
+/** An option with neither `required` nor a default is null when not given. */
+type Given = { required: true } | { default: unknown };
+type Option<S extends TSchema, D> = (D extends Given ? S : TUnion<[S, TNull]>) & {
+  [ANSIBLE]: OptSpec;
+};
+
+function option<S extends TSchema, D extends Decl<unknown>>(schema: S, spec: OptSpec, d: D): Option<S, D> {
+  const full: OptSpec = { ...spec };
+  if (d.required) full.required = true;
+  if (d.default !== undefined) full.default = d.default;
+  if (d.aliases?.length) full.aliases = d.aliases;
+  const s = d.required || d.default !== undefined ? schema : Type.Union([schema, Type.Null()]);
+  return Object.assign(s, { [ANSIBLE]: full }) as Option<S, D>;
+}
+
+const literals = <C extends string>(choices: readonly C[]) => Type.Union(choices.map((c) => Type.Literal(c)));
+
+/** Option schemas, each with the AnsibleModule type its value is coerced to. */
+export const Opt = {
+  str: <const D extends Decl<string>>(d: D = {} as D) => option(Type.String(), { type: "str" }, d),
+  path: <const D extends Decl<string>>(d: D = {} as D) => option(Type.String(), { type: "path" }, d),
+  /** A str with choices: its type is the union of the choices. */
+  choice: <C extends string, const D extends Decl<C>>(choices: readonly C[], d: D = {} as D) =>
+    option(literals(choices), { type: "str", choices }, d),
+  int: <const D extends Decl<number>>(d: D = {} as D) => option(Type.Integer(), { type: "int" }, d),
+  bool: <const D extends Decl<boolean>>(d: D = {} as D) => option(Type.Boolean(), { type: "bool" }, d),
+  dict: <const D extends Decl<Record<string, unknown>>>(d: D = {} as D) =>
+    option(Type.Record(Type.String(), Type.Unknown()), { type: "dict" }, d),
+  raw: <const D extends Decl<unknown>>(d: D = {} as D) => option(Type.Unknown(), { type: "raw" }, d),
+  /** A list of str (AnsibleModule: type list, elements str). */
+  strList: <const D extends Decl<string[]>>(d: D = {} as D) => option(Type.Array(Type.String()), { type: "list", elements: "str" }, d),
+  /** A list of str with choices: its type is an array of the choices. */
+  choiceList: <C extends string, const D extends Decl<C[]>>(choices: readonly C[], d: D = {} as D) =>
+    option(Type.Array(literals(choices)), { type: "list", elements: "str", choices }, d),
+};
+
+/** The AnsibleModule-style spec of an object of `Opt.*` schemas. */
+export function specOf(schema: TObject): Spec {
+  const out: Spec = {};
+  for (const [name, s] of Object.entries(schema.properties)) {
+    const spec = (s as { [ANSIBLE]?: OptSpec })[ANSIBLE];
+    if (!spec) throw new Error(`option ${name}: not declared with Opt.*`);
+    out[name] = spec;
+  }
+  return out;
+}
+
+/**
+ * AnsibleModule's booleans, exactly (ansible.module_utils.parsing.convert_bool): these strings
+ * in any case with surrounding blanks ignored, the numbers 1 and 0 (1.0 and 0.0 are the same
+ * numbers), and true and false themselves. The strings "1.0" and "0.0" are not booleans there either.
+ */
+export const BOOLEANS_TRUE: readonly string[] = ["y", "yes", "on", "1", "true", "t"];
+export const BOOLEANS_FALSE: readonly string[] = ["n", "no", "off", "0", "false", "f"];
+const TRUE: ReadonlySet<string> = new Set(BOOLEANS_TRUE);
+const FALSE: ReadonlySet<string> = new Set(BOOLEANS_FALSE);
+
+/**
+ * The one boolean parser: what `v` means as an AnsibleModule boolean, or undefined when it is
+ * none. Options, store options, environment variables and command-line flag values all go through it.
+ */
+export function parseBool(v: unknown): boolean | undefined {
   if (typeof v === "boolean") return v;
   if (v === 1 || v === 0) return v === 1;
   if (typeof v === "string") {
@@ -28,7 +102,14 @@ export function toBool(v: unknown, field: string): boolean {
     if (TRUE.has(s)) return true;
     if (FALSE.has(s)) return false;
   }
-  throw invalid(field, `${JSON.stringify(v)} is not a valid boolean (use true/false, yes/no)`);
+  return undefined;
+}
+
+/** parseBool, or an error naming `field` for a value that is not a boolean. */
+export function toBool(v: unknown, field: string): boolean {
+  const b = parseBool(v);
+  if (b === undefined) throw invalid(field, `${JSON.stringify(v)} is not a valid boolean (use true/false, yes/no)`);
+  return b;
 }
 
 export function toInt(v: unknown, field: string): number {
@@ -88,9 +169,14 @@ function convert(v: unknown, type: OptType, field: string, elements?: OptType): 
   }
 }
 
-/** Validates `input` against `spec`: unknown options, required ones, types and choices. */
+/**
+ * Validates `input` against `spec`: unknown options, required ones, types and choices. An
+ * alias's value stands for its option (given both, the alias wins, as in AnsibleModule).
+ */
 export function coerce(spec: Spec, input: Record<string, unknown>, prefix = ""): Record<string, unknown> {
-  const unknown = Object.keys(input).filter((k) => !(k in spec) && !k.startsWith("_ansible_"));
+  const aliasOf = new Map<string, string>();
+  for (const [name, s] of Object.entries(spec)) for (const a of s.aliases ?? []) aliasOf.set(a, name);
+  const unknown = Object.keys(input).filter((k) => !(k in spec) && !aliasOf.has(k) && !k.startsWith("_ansible_"));
   if (unknown.length > 0) {
     throw invalid(
       `${prefix}${unknown[0]}`,
@@ -101,6 +187,7 @@ export function coerce(spec: Spec, input: Record<string, unknown>, prefix = ""):
   for (const [name, s] of Object.entries(spec)) {
     const field = `${prefix}${name}`;
     let v = input[name];
+    for (const a of s.aliases ?? []) if (input[a] !== undefined && input[a] !== null) v = input[a];
     if (v === undefined || v === null) {
       if (s.required) throw invalid(field, "is required");
       v = s.default;
@@ -116,6 +203,22 @@ export function coerce(spec: Spec, input: Record<string, unknown>, prefix = ""):
     out[name] = c;
   }
   return out;
+}
+
+const specs = new WeakMap<TObject, Spec>();
+
+/**
+ * coerce() against the spec of an object of `Opt.*` schemas, typed as its Static<>. The one
+ * place the coerced options become that type: coerce() checked every option against the very
+ * spec the type derives from (test/unit/options.test.ts checks results against the schema too).
+ */
+export function coerceTo<S extends TObject>(schema: S, input: Record<string, unknown>, prefix = ""): Static<S> {
+  let spec = specs.get(schema);
+  if (!spec) {
+    spec = specOf(schema);
+    specs.set(schema, spec);
+  }
+  return coerce(spec, input, prefix) as Static<S>;
 }
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };

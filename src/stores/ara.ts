@@ -8,6 +8,7 @@
  * Options (`opts`, from module options or the bridge): ledger, timeout, play_id, playbook.
  */
 import { JobsError } from "../engine/errors.js";
+import { parseBool } from "../engine/options.js";
 import { AraClient, type Credentials } from "./ara/http.js";
 import { type AraContext, AraStore } from "./ara/store.js";
 
@@ -83,7 +84,7 @@ export function makeAraStore(url: string, opts: Record<string, unknown> = {}, en
   if (typeof opts.play_id === "string" && opts.play_id) context.play_id = opts.play_id;
   if (typeof opts.playbook === "string" && opts.playbook) context.playbook = opts.playbook;
   const store = new AraStore({ client, ledger: p.ledger, context });
-  if (/^(1|true|yes|on)$/i.test(env.ARA_API_INSECURE ?? "")) {
+  if (parseBool(env.ARA_API_INSECURE) === true) {
     store.warnings.push(
       "ARA_API_INSECURE is not applied by the ansible-jobs Ara store: certificates are always checked. " +
         "Trust a private CA with NODE_EXTRA_CA_CERTS=/path/to/ca.pem instead.",

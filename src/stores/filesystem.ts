@@ -143,31 +143,50 @@ interface Listing {
   dirs: string[];
 }
 
-function group(names: Iterable<{ name: string; dir: boolean }>): Listing {
+/** Groups the names of one directory; `isDir(i)` says whether names[i] is a directory. */
+function group(names: readonly string[], isDir?: (i: number) => boolean): Listing {
   const out: Listing = { docs: new Map(), tmps: [], legacy: [], dirs: [] };
-  for (const { name, dir } of names) {
-    if (dir) {
-      if (!name.startsWith(".")) out.dirs.push(name);
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    if (isDir?.(i)) {
+      if (name.charCodeAt(0) !== 46 /* . */) out.dirs.push(name);
       continue;
     }
-    if (name.startsWith(".")) {
+    if (name.charCodeAt(0) === 46 /* . */) {
       const t = parseTmp(name);
       if (t) out.tmps.push(t);
       else if (LEGACY_LITTER_RE.test(name) || LEGACY_CLOCK_RE.test(name)) out.legacy.push(name);
       continue;
     }
-    if (LEGACY_LITTER_RE.test(name)) {
+    // Outside temp files (dot names) legacy litter always holds ".json.lock": skip the regex otherwise.
+    if (name.includes(".json.lock") && LEGACY_LITTER_RE.test(name)) {
       out.legacy.push(name);
       continue;
     }
-    const s = parseSlot(name);
-    if (!s) continue;
-    const slots = out.docs.get(s.base);
-    if (slots) slots.push(s.slot);
-    else out.docs.set(s.base, [s.slot]);
+    let base: string;
+    let slot: number;
+    if (name.endsWith(".json") && name.indexOf("@") < 0) {
+      // The common case, slot 0 (what parseSlot gives for a name without "@").
+      if (name.length === ".json".length) continue;
+      base = name.slice(0, -".json".length);
+      slot = 0;
+    } else {
+      const s = parseSlot(name);
+      if (!s) continue;
+      base = s.base;
+      slot = s.slot;
+    }
+    const slots = out.docs.get(base);
+    if (slots) slots.push(slot);
+    else out.docs.set(base, [slot]);
   }
   for (const slots of out.docs.values()) if (slots.length > 1) slots.sort((a, b) => a - b);
   return out;
+}
+
+/** decodeSegment, without its work for the usual segment that escapes nothing. */
+function decodeName(seg: string): string {
+  return seg.indexOf("%") < 0 ? seg : (decodeSegment(seg) ?? seg);
 }
 
 /**
@@ -193,17 +212,27 @@ function readInto(file: string, buf: Buffer): string | Buffer {
 }
 
 /** A listed entry whose version (slot and a hash of the bytes) is computed only if asked for. */
-function lazyEntry(key: Key, where: string, slot: number, value: unknown, source: string | Buffer): Entry {
-  let version: string | undefined;
-  return {
-    key,
-    where,
-    value,
-    get version() {
-      version ??= `${slot}:${hashOf(source)}`;
-      return version;
-    },
-  };
+class ListedEntry implements Entry {
+  #slot: number;
+  #source: string | Buffer | undefined;
+  #version: string | undefined;
+  constructor(
+    readonly key: Key,
+    readonly where: string,
+    readonly value: unknown,
+    slot: number,
+    source: string | Buffer,
+  ) {
+    this.#slot = slot;
+    this.#source = source;
+  }
+  get version(): string {
+    if (this.#version === undefined) {
+      this.#version = `${this.#slot}:${hashOf(this.#source!)}`;
+      this.#source = undefined;
+    }
+    return this.#version;
+  }
 }
 
 function parseVersion(version: string): { slot: number; hash: string } | undefined {
@@ -570,7 +599,7 @@ export class FilesystemStore implements Store {
   }
 
   private listing(dir: string): Listing {
-    return group((this.names(dir) ?? []).map((name) => ({ name, dir: false })));
+    return group(this.names(dir) ?? []);
   }
 
   /**
@@ -644,10 +673,13 @@ export class FilesystemStore implements Store {
         if (errno(err) === "ENOTDIR") throw this.notADirectory(d);
         throw this.ioError(d, err, "list");
       }
-      const listing = group(items.map((it) => ({ name: it.name, dir: it.isDirectory() })));
+      const listing = group(
+        items.map((it) => it.name),
+        (i) => items[i]!.isDirectory(),
+      );
       const deleted: string[] = [];
       for (const [base, slots] of listing.docs) {
-        const k = [...key, decodeSegment(base) ?? base];
+        const k = [...key, decodeName(base)];
         let slot = slots[slots.length - 1]!;
         let p = `${d}${path.sep}${slotFile(base, slot)}`;
         try {
@@ -671,7 +703,7 @@ export class FilesystemStore implements Store {
             continue;
           }
           const value = this.parse(p, text);
-          if (matchesFilter(value, filter)) result.entries.push(lazyEntry(k, p, slot, value, text));
+          if (matchesFilter(value, filter)) result.entries.push(new ListedEntry(k, p, value, slot, text));
         } catch (err) {
           result.errors.push({ key: k, where: p, message: err instanceof JobsError ? err.message : `${p}: ${(err as Error).message}` });
         }
@@ -684,7 +716,7 @@ export class FilesystemStore implements Store {
           // A reader that may not write (or a race with a writer) leaves the tidying to writers.
         }
       }
-      for (const name of listing.dirs) walk(`${d}${path.sep}${name}`, [...key, decodeSegment(name) ?? name]);
+      for (const name of listing.dirs) walk(`${d}${path.sep}${name}`, [...key, decodeName(name)]);
     };
     walk(top, encoded.map((seg) => decodeSegment(seg) ?? seg));
     return result;

@@ -3,8 +3,10 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
 import { describe, test } from "node:test";
-import { JOB_STORE_SPEC } from "../../src/bridge/spec.js";
-import { coerce, parseDuration } from "../../src/engine/options.js";
+import { Type } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import { JOB_STORE_OPTIONS, JOB_STORE_SPEC } from "../../src/bridge/spec.js";
+import { Opt, coerce, coerceTo, parseDuration, specOf } from "../../src/engine/options.js";
 import { COLL } from "../helpers/ansible.js";
 
 /** DOCUMENTATION, EXAMPLES and RETURN of a docs-only module, parsed the way ansible-doc reads them. */
@@ -49,10 +51,59 @@ describe("coerce", () => {
   });
 });
 
+describe("options declared once as a typebox schema", () => {
+  const schema = Type.Object({
+    n: Opt.int({ default: 5 }),
+    b: Opt.bool(),
+    l: Opt.strList(),
+    s: Opt.choice(["a", "b"]),
+    r: Opt.str({ required: true, aliases: ["rr", "r2"] }),
+    c: Opt.choiceList(["x", "y"]),
+    d: Opt.dict(),
+    p: Opt.path(),
+    w: Opt.raw(),
+  });
+  test("the spec says what each Opt declares", () => {
+    assert.deepEqual(specOf(schema), {
+      n: { type: "int", default: 5 },
+      b: { type: "bool" },
+      l: { type: "list", elements: "str" },
+      s: { type: "str", choices: ["a", "b"] },
+      r: { type: "str", required: true, aliases: ["rr", "r2"] },
+      c: { type: "list", elements: "str", choices: ["x", "y"] },
+      d: { type: "dict" },
+      p: { type: "path" },
+      w: { type: "raw" },
+    });
+  });
+  test("an alias stands for its option; given both, the alias wins (AnsibleModule)", () => {
+    assert.equal(coerceTo(schema, { rr: "x" }).r, "x");
+    assert.equal(coerceTo(schema, { r: "x", r2: "y" }).r, "y");
+    assert.throws(() => coerceTo(schema, { rx: "x" }), /rx: unsupported parameter \(supported: b, c, d, l, n, p, r, s, w\)/);
+  });
+  test("coerced options are values of the schema's Static type", () => {
+    const inputs: Record<string, unknown>[] = [
+      { r: "x" },
+      { r: 7, n: "3600", b: "yes", l: "p, q", s: "a", c: "x,y", d: "k=v", p: "/tmp", w: { any: [1] } },
+      { r: "x", b: 0, l: ["p", 2], c: [], d: '{"a": 1}', w: null },
+    ];
+    for (const input of inputs) {
+      const out = coerceTo(schema, input);
+      assert.ok(Value.Check(schema, out), `${JSON.stringify(input)} -> ${JSON.stringify(out)}: ${[...Value.Errors(schema, out)].map((e) => `${e.path} ${e.message}`).join("; ")}`);
+    }
+    const args = coerceTo(JOB_STORE_OPTIONS, { op: "list", statuses: "failed,lost", stale_after: "60", claim: "no", hosts: "a,b", store_options: { region: "x" } });
+    assert.ok(Value.Check(JOB_STORE_OPTIONS, args), [...Value.Errors(JOB_STORE_OPTIONS, args)].map((e) => `${e.path} ${e.message}`).join("; "));
+    assert.deepEqual(args.statuses, ["failed", "lost"]);
+    assert.equal(args.stale_after, 60);
+  });
+});
+
 describe("job_store documentation matches the engine's option spec", () => {
   test("every option, type, default and choice list agrees with plugins/modules/job_store.py", () => {
     const doc = moduleDocs(path.join(COLL, "plugins", "modules", "job_store.py")) as {
-      DOCUMENTATION: { options: Record<string, { type: string; default?: unknown; choices?: unknown[]; required?: boolean; elements?: string }> };
+      DOCUMENTATION: {
+        options: Record<string, { type: string; default?: unknown; choices?: unknown[]; required?: boolean; elements?: string; aliases?: string[] }>;
+      };
     };
     const opts = doc.DOCUMENTATION.options;
     assert.deepEqual(Object.keys(opts).sort(), Object.keys(JOB_STORE_SPEC).sort());
@@ -63,6 +114,7 @@ describe("job_store documentation matches the engine's option spec", () => {
       assert.deepEqual(d.choices, s.choices ? [...s.choices] : undefined, `${name}: choices`);
       assert.equal(d.required ?? false, s.required ?? false, `${name}: required`);
       assert.equal(d.elements, s.elements, `${name}: elements`);
+      assert.deepEqual(d.aliases, s.aliases ? [...s.aliases] : undefined, `${name}: aliases`);
     }
   });
 

@@ -7,6 +7,12 @@
  * (see docs/stores-s3.md). The algorithm is short and fixed; test/integration/s3/sigv4.test.ts
  * checks this implementation against @smithy/signature-v4 byte for byte, and moto_server (IAM
  * auth on) and s3rver verify its signatures in the failure tests.
+ *
+ * Why not aws4fetch (1.0.20, no dependencies)? It signs with WebCrypto (crypto.subtle; not a
+ * global on Node 18 without a flag), and Node's WebCrypto costs its first use: measured in
+ * December 2026 (issue 14, bench/s3.ts --cold-only with an aws4fetch build as a second
+ * --engine), the S3 engine cold start grew by 22 and 51 ms (medians of 21 and 15 interleaved
+ * runs), and a first signature alone took 86 ms against 9 ms here (fastest of 21 runs).
  */
 import { createHash, createHmac } from "node:crypto";
 
