@@ -50,7 +50,7 @@ import { nowDate } from "../engine/clock.js";
 import { JobsError } from "../engine/errors.js";
 import { AGAIN, type Again, retrySync } from "../engine/retry.js";
 import { decodeSegment, encodeKey } from "./encode.js";
-import type { Capabilities, Entry, Key, ListResult, RecordFilter, Store } from "./types.js";
+import type { Capabilities, Entry, Key, ListResult, DocumentFilter, Store } from "./types.js";
 import { matchesFilter } from "./types.js";
 
 /** A temp file of another host is removed as litter once this old by the store's clock (removing it early is safe). */
@@ -659,7 +659,7 @@ export class FilesystemStore implements Store {
    * keys built from the walked directories instead of path.relative, versions hashed only when
    * read. A directory with litter in it (a writer was killed) is tidied on the way, best effort.
    */
-  async list(prefix: Key, filter?: RecordFilter): Promise<ListResult> {
+  async list(prefix: Key, filter?: DocumentFilter): Promise<ListResult> {
     const encoded = encodeKey(prefix);
     const top = prefix.length ? path.join(this.root, ...encoded) : this.root;
     const result: ListResult = { entries: [], errors: [] };

@@ -25,7 +25,7 @@ import { S3Client, type S3Response } from "./s3/client.js";
 import { resolveS3Config, type S3Config } from "./s3/config.js";
 import { parseListPage, xmlAll, xmlFirst } from "./s3/xml.js";
 import { decodeSegment, encodeKey } from "./encode.js";
-import type { Capabilities, Entry, Key, ListResult, RecordFilter, Store } from "./types.js";
+import type { Capabilities, Entry, Key, ListResult, DocumentFilter, Store } from "./types.js";
 import { matchesFilter } from "./types.js";
 import { mapLimit } from "../engine/limit.js";
 
@@ -262,7 +262,7 @@ export class S3Store implements Store {
     }
   }
 
-  async list(prefix: Key, filter?: RecordFilter): Promise<ListResult> {
+  async list(prefix: Key, filter?: DocumentFilter): Promise<ListResult> {
     const listPrefix = prefix.length ? `${this.base()}${encodeKey(prefix).join("/")}/` : this.base();
     const keys: string[] = [];
     let token: string | undefined;

@@ -41,8 +41,6 @@ export interface DocumentFilter {
   mayMatch?(summary: DocumentSummary): boolean;
 }
 
-/** @deprecated the older name of DocumentFilter (kept for the store files that still use it). */
-export type RecordFilter = DocumentFilter;
 
 /** Short name=value pairs about a document, kept beside it by stores that can filter on them. */
 export type DocumentSummary = Readonly<Record<string, string>>;

@@ -32,9 +32,9 @@ import type fc from "fast-check";
 import { type Clock, realClock } from "../../src/engine/clock.js";
 import { JobsError } from "../../src/engine/errors.js";
 import { Ledger } from "../../src/engine/ledger.js";
-import { coerce } from "../../src/engine/options.js";
+import { coerceTo } from "../../src/engine/options.js";
 import { type HostInput, type HostOutput, Operations, hostError } from "../../src/bridge/ops.js";
-import { JOB_STORE_SPEC, type JobStoreArgs } from "../../src/bridge/spec.js";
+import { JOB_STORE_OPTIONS, type JobStoreArgs } from "../../src/bridge/spec.js";
 import type { DocumentFilter, Entry, Key, ListResult, Store } from "../../src/stores/types.js";
 import type { Fault, StoreCall } from "../helpers/memory-store.js";
 
@@ -240,14 +240,14 @@ export class Controller {
 
   /** One job_store call serving every listed host, as src/bridge/main.ts does it. */
   async jobStore(args: Record<string, unknown>, inputs: Record<string, HostInput>): Promise<Record<string, HostOutput>> {
-    const base = coerce(JOB_STORE_SPEC, args) as unknown as JobStoreArgs;
+    const base = coerceTo(JOB_STORE_OPTIONS, args);
     const ledger = new Ledger(this.w.store);
     const ctx = { playbook: "/sim/play.yml", controller: this.name };
     const entries = await Promise.all(
       Object.entries(inputs).map(async ([h, input]) => {
         try {
           const hostArgs = input.args
-            ? ({ ...(coerce(JOB_STORE_SPEC, { ...args, ...input.args }) as unknown as JobStoreArgs), op: base.op } as JobStoreArgs)
+            ? ({ ...coerceTo(JOB_STORE_OPTIONS, { ...args, ...input.args }), op: base.op } as JobStoreArgs)
             : base;
           return [h, await new Operations(ledger, hostArgs, ctx).forHost(h, input)] as const;
         } catch (err) {

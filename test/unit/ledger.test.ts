@@ -5,11 +5,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Operations } from "../../src/bridge/ops.js";
-import { JOB_STORE_SPEC, type JobStoreArgs } from "../../src/bridge/spec.js";
+import { JOB_STORE_OPTIONS, type JobStoreArgs } from "../../src/bridge/spec.js";
 import { setClock } from "../../src/engine/clock.js";
 import { isCode } from "../../src/engine/errors.js";
 import { Ledger, keys } from "../../src/engine/ledger.js";
-import { coerce } from "../../src/engine/options.js";
+import { coerceTo } from "../../src/engine/options.js";
 import type { JobRecord } from "../../src/engine/record.js";
 import type { Entry } from "../../src/stores/types.js";
 import { MemoryStore } from "../helpers/memory-store.js";
@@ -106,7 +106,7 @@ test("a claim is judged stale as it was when the probe's caller loaded it, not w
   const prev = setClock({ now: () => t, sleep: async () => {} });
   try {
     const ledger = new Ledger(new MemoryStore());
-    const args = (extra: Record<string, unknown>) => coerce(JOB_STORE_SPEC, { op: "update", name: ID.name, stale_after: 300, ...extra }) as unknown as JobStoreArgs;
+    const args = (extra: Record<string, unknown>) => coerceTo(JOB_STORE_OPTIONS, { op: "update", name: ID.name, stale_after: 300, ...extra });
     const claim = await ledger.claim(ID, {}, {}, 300);
     assert.ok(claim.claimed);
     const loaded = await new Operations(ledger, args({ op: "load" }), {}).forHost(ID.host, {});
