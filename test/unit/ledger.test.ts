@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Operations } from "../../src/bridge/ops.js";
-import { JOB_STORE_OPTIONS, type JobStoreArgs } from "../../src/bridge/spec.js";
+import { JOB_STORE_OPTIONS } from "../../src/bridge/spec.js";
 import { setClock } from "../../src/engine/clock.js";
 import { isCode } from "../../src/engine/errors.js";
 import { Ledger, keys } from "../../src/engine/ledger.js";
