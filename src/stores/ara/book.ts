@@ -26,6 +26,8 @@ export interface LedgerBook {
   created: Date;
   started: Date;
   records?: number;
+  /** Whether it carries the ledger's label: createLedger always sends it, so one without it is a failed create's leftover. */
+  labelled: boolean;
 }
 
 export const ledgerPath = (name: string): string => `ansible-jobs://ledger/${name}`;
@@ -38,6 +40,7 @@ interface PlaybookRow {
   created?: string;
   started?: string;
   items?: { records?: number };
+  labels?: { name?: string }[];
 }
 
 export async function findLedgers(client: AraClient, name: string): Promise<{ books: LedgerBook[]; date: Date | undefined }> {
@@ -50,6 +53,7 @@ export async function findLedgers(client: AraClient, name: string): Promise<{ bo
       created: new Date(r.created ?? 0),
       started: new Date(r.started ?? r.created ?? 0),
       records: r.items?.records,
+      labelled: (r.labels ?? []).some((l) => l.name === ledgerLabel(name)),
     }))
     .sort((a, b) => a.id - b.id);
   return { books, date: res.date };
@@ -143,7 +147,10 @@ export async function discoverLedger(client: AraClient, name: string, create: bo
     if (b.id === chosen.id) continue;
     const mine = b.id === createdId;
     const old = (date ?? nowDate()).getTime() - b.created.getTime() > DUPLICATE_GRACE_MS;
-    if (mine || old) await dropIfEmpty(client, b.id);
+    // A POST that answered 500 (creators racing on the label's get_or_create) can leave its
+    // playbook row behind without the label; its creator never learnt the id and made another.
+    const leftover = !b.labelled;
+    if (mine || old || leftover) await dropIfEmpty(client, b.id);
   }
   if (existed && createdId !== undefined && books.every((b) => b.id === createdId)) warnings.push(vanishedBeforeWarning(client, name, true));
   await refreshStarted(client, chosen, date);

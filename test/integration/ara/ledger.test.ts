@@ -85,6 +85,23 @@ describe("ara ledger playbook", () => {
     assert.equal((recs.body as { count: number }).count, 0, "nothing was written into the newer duplicate");
   });
 
+  test("a playbook row left without the ledger's label by a failed create (HTTP 500) is dropped by the next controller", async () => {
+    // Seen in CI: two creators raced, one POST answered 500 after Ara had inserted the row but
+    // not its labels; that creator retried, so the row was nobody's and stayed as a duplicate.
+    const name = "leftover";
+    const first = makeAraStore(`${server.storeUrl}?ledger=${name}`, {}, {});
+    await first.create(["t", "a"], { v: 1 });
+    const ledger = await first.ledgerId();
+    const body = { name: "ansible-jobs ledger (leftover)", ansible_version: "n/a", status: "completed", arguments: {} };
+    const left = await araApi(server, "POST", "playbooks", { ...body, path: ledgerPath(name) });
+    assert.equal(left.status, 201);
+    assert.deepEqual((await ledgerPlaybooks(server, name)).map((b) => b.id).sort(), [ledger, (left.body as { id: number }).id].sort());
+    const next = makeAraStore(`${server.storeUrl}?ledger=${name}`, {}, {});
+    await next.create(["t", "b"], { v: 1 });
+    assert.equal(await next.ledgerId(), ledger);
+    assert.deepEqual((await ledgerPlaybooks(server, name)).map((b) => b.id), [ledger], "the leftover is gone, the ledger stays");
+  });
+
   test("`ara playbook prune` deletes the ledger: detected, reported clearly, and a new ledger is made", async () => {
     const name = "pruned";
     const url = `${server.storeUrl}?ledger=${name}`;
