@@ -100,7 +100,7 @@ export async function handle(req: Request): Promise<Response> {
         throw err;
       }
     });
-    const hosts = Object.fromEntries(results.map(([h, r]) => [h, { ...r, summary: summaryLine(h, r) }]));
+    const hosts = Object.fromEntries(results);
     const failedHosts = results.filter(([, r]) => r.failed).map(([h]) => h);
     for (const [h, r] of results) for (const w of r.warnings ?? []) warnings.push(`${h}: ${w}`);
     return {
@@ -108,7 +108,7 @@ export async function handle(req: Request): Promise<Response> {
       failed: false,
       store: store.url,
       hosts,
-      summary: Object.values(hosts).map((r) => r.summary),
+      summary: results.map(([h, r]) => summaryLine(h, r)),
       warnings,
       msg: failedHosts.length ? `job_store ${args.op} failed for ${failedHosts.join(", ")}` : `job_store ${args.op}: ${names.length} host(s)`,
     };

@@ -53,8 +53,6 @@ export interface HostOutput {
   /** A claim whose launch is not recorded (launchPending): whether it was stale, by the store's clock, when read. */
   claim_stale?: boolean;
   warnings?: string[];
-  /** One readable line for this host ("web1: backup running (jid ..., attempt 2)"), set by the bridge. */
-  summary?: string;
 }
 
 /**

@@ -229,9 +229,8 @@ hosts:
       claimed: true
       status: starting
       job: {name: nightly-backup, host: web1, attempt: 1, status: starting}
-      summary: 'web1: nightly-backup starting (no jid yet, attempt 1)'
 summary:
-  description: One readable line per served host (the C(summary) of each entry of C(hosts)), as the roles report it.
+  description: One readable line per served host, as the roles report it.
   returned: for save, load, update and delete
   type: list
   elements: str
