@@ -9,6 +9,7 @@
 #   make simulate      one batch of the ledger simulation (SIM="STORE RUNS MODES", SEED=... SIM_PATH=...)
 #   make soak          controllers racing on podman hosts under faults, kill -9 trials, 10x simulation
 #   make bench         benchmarks against the native-Ansible baseline
+#   make test-files FILES="..."  chosen test files, with make test's environment
 # Every target installs what it needs (apt, npm ci, pinned PyPI venvs under .cache/venv, the
 # podman target image) idempotently.
 #
@@ -53,7 +54,7 @@ MOLECULE_NEWEST := long_running_task
 MOLECULE_COMPAT := crash save_load
 TS_SOURCES := $(shell find src -name '*.ts') package-lock.json scripts/build.mjs $(wildcard scripts/licenses/*.txt)
 
-.PHONY: all deps build image lint sanity units molecule simulate soak test test-unit test-compat test-compat-line demo bench collection clean
+.PHONY: all deps build image lint sanity units molecule simulate soak test test-unit test-files test-compat test-compat-line demo bench collection clean
 
 all: build
 
@@ -147,6 +148,10 @@ endif
 
 test-unit: deps build
 	$(NODE_TEST) $(call tests,test/unit test/conformance)
+
+# Chosen test files with the same environment as make test: make test-files FILES="test/x.test.ts ..."
+test-files: deps build image
+	$(NODE_TEST) $(FILES)
 
 demo: deps build image
 	scripts/demo.sh
