@@ -70,8 +70,14 @@ describe("operator playbooks and ansible-jobs refresh on podman hosts", () => {
     assert.match(native.out, /lrt-ops-2: native-job running/);
     const lrt = await ops("check", { store, job: "lrt-job" });
     ok(lrt);
+    // check fails the hosts whose job failed (fail_on, as the role); -e fail_on=[] does not.
+    const bad = await ops("check", { store, job: "bad-job" });
+    assert.equal(bad.code, 2, bad.out);
+    assert.match(bad.out, /lrt-ops-2: bad-job failed \(jid \S+, attempt 1, rc 3\)/);
+    ok(await ops("check", { store, job: "bad-job", fail_on: [] }));
     for (const h of hosts.names) {
       assert.equal(rec("quick-job", h)?.status, "succeeded", h);
+      assert.equal(rec("bad-job", h)?.status, "failed", h);
       for (const n of ["lrt-job", "native-job"]) {
         const r = rec(n, h)!;
         assert.equal(r.status, "running", `${n} ${h}`);
@@ -139,7 +145,7 @@ describe("operator playbooks and ansible-jobs refresh on podman hosts", () => {
     const real = await ops("prune", { store, older_than: "0s", statuses: "cancelled", job_namespace: "default" });
     ok(real);
     assert.match(real.out, /pruned 4 job record\(s\)/);
-    assert.deepEqual(heads(store).map((r) => `${r.host} ${r.name}`).sort(), ["lrt-ops-1 quick-job", "lrt-ops-2 quick-job"]);
+    assert.deepEqual(heads(store).map((r) => `${r.host} ${r.name}`).sort(), ["lrt-ops-1 bad-job", "lrt-ops-1 quick-job", "lrt-ops-2 bad-job", "lrt-ops-2 quick-job"]);
   });
 
   test("ansible-jobs refresh runs the check playbook, then prints the list of the job", async () => {
@@ -163,6 +169,15 @@ describe("operator playbooks and ansible-jobs refresh on podman hosts", () => {
       assert.equal(x.playbook, START);
       assert.ok(x.checked_at);
     }
+
+    // A job's status is judged by --fail-on (exit 3, as list does), not by the playbook.
+    const failed = await cli("refresh", "bad-job", "-i", hosts.inventory, "--store", store, "--quiet");
+    assert.equal(failed.code, 0, failed.out);
+    assert.match(failed.stdout, /lrt-ops-1\s+bad-job\s+failed\s+2\s/);
+    const gate = await cli("refresh", "lrt-job", "-i", hosts.inventory, "--store", store, "--quiet", "--fail-on", "running,lost");
+    assert.equal(gate.code, 3, gate.out);
+    assert.match(gate.stderr, /--fail-on: 2 job\(s\) with a failing status: 2 running/);
+    assert.match(gate.stdout, /lrt-ops-1\s+lrt-job\s+running/);
 
     // A failing playbook (no record of the job) gives exit 6, its output, and the (empty) list.
     const none = await cli("refresh", "no-such-job", "-i", hosts.inventory, "--store", store, "--quiet");

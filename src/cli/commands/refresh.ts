@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import { resolveStoreUrl } from "../../stores/open.js";
 import { defineCommand } from "../argv.js";
-import { globalArgs, note, outputMode, selection, selectionArgs } from "../context.js";
+import { failOnArg, globalArgs, note, outputMode, parseStatuses, selection, selectionArgs } from "../context.js";
 import { CliError, EXIT, usageError } from "../errors.js";
 import { printList } from "./list.js";
 
@@ -24,20 +24,24 @@ export const refresh = defineCommand({
     namespace: selectionArgs.namespace,
     limit: { type: "string", alias: "l", valueHint: "pattern", description: "Probe only these hosts (passed to ansible-playbook --limit)" },
     quiet: { type: "boolean", alias: "q", description: "Print ansible-playbook's output only when it fails (default: stream it to stderr)" },
+    ...failOnArg,
     ...globalArgs,
   },
   async run({ args }) {
     const mode = outputMode(args, "refresh");
     if (args.inventory === undefined) throw usageError("refresh needs -i INVENTORY (the inventory of the job's hosts)", "refresh");
     const sel = selection({ namespace: args.namespace, name: args.name }, "refresh");
+    const failOn = parseStatuses(args["fail-on"], "--fail-on", "refresh");
     // The playbook lives in the installed collection and has no default store: always name one
     // (the same store `list` reads: --store, else $ANSIBLE_JOBS_STORE, else ./.ansible_async_state).
     const { url } = resolveStoreUrl(args.store, process.cwd());
-    const extraVars = { job: args.name, store: url, job_namespace: sel.namespace };
+    // A job's status is judged by --fail-on on the list (exit 3), as `list` does; the playbook
+    // fails (exit 6) only when it could not do its work.
+    const extraVars = { job: args.name, store: url, job_namespace: sel.namespace, fail_on: [] };
     const argv = [CHECK_PLAYBOOK, "-i", args.inventory, "-e", JSON.stringify(extraVars)];
     if (args.limit !== undefined) argv.push("--limit", args.limit);
     const code = await runPlaybook(argv, args.quiet === true);
-    const listed = await printList(args, sel, mode);
+    const listed = await printList(args, sel, mode, failOn);
     if (code !== 0) {
       note(`ansible-jobs: refresh: ansible-playbook ${CHECK_PLAYBOOK} failed (exit ${code}); the list shows the store as it is now`);
       return EXIT.playbook;
