@@ -17,6 +17,8 @@ export const EXIT = {
   store: 4,
   /** watch --timeout ran out while jobs were still active. */
   timeout: 5,
+  /** refresh: ansible-playbook failed (or found no record of the job) or could not be run. */
+  playbook: 6,
   /** A bug: the stack trace is printed. */
   internal: 70,
 } as const;

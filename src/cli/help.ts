@@ -81,10 +81,11 @@ export const EXIT_CODES = `EXIT CODES
   0   ok
   1   not found: show, history or delete found no such job (or delete was declined)
   2   usage: unknown command or option, bad value, missing argument
-  3   --fail-on matched: list or watch shows a job with one of the given statuses
+  3   --fail-on matched: list, watch or refresh shows a job with one of the given statuses
   4   store: cannot be reached or opened, or a record in the selection is unreadable
       (the readable ones are still printed; each unreadable file is named on stderr)
   5   watch --timeout ran out while jobs were still active
+  6   refresh: ansible-playbook failed (or found no record of the job) or is not on PATH
   70  internal error (a bug; the stack trace is printed)`;
 
 export const ENVIRONMENT = `ENVIRONMENT
@@ -120,6 +121,12 @@ export const EXAMPLES: Record<string, string[]> = {
   prune: [
     "ansible-jobs prune --older-than 7d --dry-run",
     "ansible-jobs prune --older-than 30d --status succeeded,cancelled",
+  ],
+  refresh: [
+    "ansible-jobs refresh nightly-backup -i inventory.ini",
+    "ansible-jobs refresh nightly-backup -i inventory.ini --limit db1 --store s3://ops-jobs/prod",
+    "ansible-jobs refresh nightly-backup -i inventory.ini --quiet --json   # only the records on stdout",
+    "ansible-jobs refresh nightly-backup -i inventory.ini --fail-on failed,lost,timed_out   # CI gate: exit 3",
   ],
   delete: ["ansible-jobs delete nightly-backup --host db1", "ansible-jobs delete nightly-backup --host db1 --yes"],
   schema: ["ansible-jobs schema > job-record.schema.json"],

@@ -9,6 +9,7 @@ import { del } from "./commands/delete.js";
 import { history } from "./commands/history.js";
 import { list } from "./commands/list.js";
 import { prune } from "./commands/prune.js";
+import { refresh } from "./commands/refresh.js";
 import { schema } from "./commands/schema.js";
 import { show } from "./commands/show.js";
 import { VERSION, version } from "./commands/version.js";
@@ -32,6 +33,7 @@ const COMMANDS: Record<string, AnyCommand> = {
   history,
   watch,
   prune,
+  refresh,
   delete: del,
   schema,
   version,

@@ -25,6 +25,12 @@ test("the built tarball carries the engine bundle, its notices and licences, and
     "plugins/modules/async_job_probe.py",
     "roles/long_running_task/meta/argument_specs.yml",
     "meta/runtime.yml",
+    "playbooks/check.yml",
+    "playbooks/cancel.yml",
+    "playbooks/cleanup.yml",
+    "playbooks/prune.yml",
+    "playbooks/tasks/targets.yml",
+    "playbooks/vars/jobs.yml",
   ]) {
     assert.ok(listing.includes(f), `${f} in the tarball`);
   }
@@ -57,4 +63,14 @@ test("the built tarball carries the engine bundle, its notices and licences, and
   });
   assert.equal(r.code, 0, r.out);
   assert.deepEqual(heads(store).map((x) => x.host).sort(), ["h01", "h02"]);
+
+  // The operator playbooks run by their FQCN from the installed collection (prune needs no host).
+  const prune = await playbook("rstyczynski.ansible.prune", {
+    inventory: path.join(import.meta.dirname, "job_store", "inventory.ini"),
+    extraVars: { store, older_than: "1d" },
+    collectionsPath: installed,
+    cwd: tempDir("pkg-cwd"),
+  });
+  assert.equal(prune.code, 0, prune.out);
+  assert.match(prune.out, new RegExp(`"pruned 0 job record\\(s\\) in ${store}"`));
 });

@@ -112,6 +112,26 @@ describe("job_store engine bundle", () => {
     assert.deepEqual(call(req({ op: "load", store, name: "idem" })).hosts.h1.job, second.job);
   });
 
+  test("an update from another playbook (the operator playbooks) keeps where the job came from", () => {
+    const store = path.join(tempDir("brp"), "state");
+    const from = { playbooks: ["/srv/ops/site.yml"], playbook_dir: "/srv/ops", play: "Deploy", play_id: "p-1", task: "Launch" };
+    const launch = { ansible_job_id: "j88.1", started: 1, finished: 0, results_file: "/root/.ansible_async/j88.1" };
+    call(req({ op: "save", store, name: "keep" }, { h1: { result: launch } }, from));
+    const coll = "/usr/share/ansible/collections/ansible_collections/rstyczynski/ansible/playbooks";
+    const operator = { playbooks: ["rstyczynski.ansible.check"], playbook_dir: coll, play: "Check a job", play_id: "p-2", task: "Store" };
+    const probe = { state: "finished", jid: "j88.1", results_file: "/root/.ansible_async/j88.1", job_file: { finished: 1, rc: 0 } };
+    const checked = call(req({ op: "update", store, name: "keep" }, { h1: { probe } }, operator)).hosts.h1.job;
+    assert.equal(checked.status, "succeeded", JSON.stringify(checked));
+    const cancelled = call(req({ op: "save", claim: true, store, name: "keep2" }, { h1: {} }, from)).hosts.h1.job;
+    const set = call(req({ op: "update", store, name: "keep2", status: "cancelled" }, { h1: {} }, operator)).hosts.h1.job;
+    for (const [before, after] of [[{ ...from, playbook: "/srv/ops/site.yml" }, checked], [cancelled, set]] as const) {
+      assert.equal(after.playbook, "/srv/ops/site.yml");
+      assert.equal(after.play, "Deploy");
+      assert.equal(after.play_id, before.play_id);
+      assert.equal(after.task, "Launch");
+    }
+  });
+
   test("a launch is recorded only on the attempt whose claim token it carries", () => {
     const store = path.join(tempDir("brt"), "state");
     const claim = call(req({ op: "save", claim: true, store, name: "tok" })).hosts.h1.job;

@@ -1,10 +1,12 @@
 import { defineCommand } from "../argv.js";
 import type { JobRecord } from "../../engine/record.js";
+import type { Status } from "../../engine/status.js";
 import { EXIT } from "../errors.js";
 import {
   close,
   failOnArg,
   failOnCode,
+  type GlobalOptions,
   globalArgs,
   note,
   type OpenedStore,
@@ -50,18 +52,26 @@ export const list = defineCommand({
     const mode = outputMode(args, "list");
     const sel = selection(args, "list");
     const failOn = parseStatuses(args["fail-on"], "--fail-on", "list");
-    const s = await open(args);
-    try {
-      const now = Date.now();
-      const { records, errors } = await select(s, sel, now);
-      if (mode === "table") {
-        if (records.length > 0) print(tableOut(records, painter(args), sel, now));
-        else note(emptyNote(s, sel));
-      } else print(recordsOut(records, mode));
-      reportUnreadable(errors);
-      return failOnCode(records, failOn) || (errors.length > 0 ? EXIT.store : EXIT.ok);
-    } finally {
-      await close(s);
-    }
+    return printList(args, sel, mode, failOn);
   },
 });
+
+/**
+ * What `list` prints for a selection (the table, JSON or NDJSON, or a note when it is empty),
+ * and its exit code. Also the end of `refresh`.
+ */
+export async function printList(g: GlobalOptions, sel: Selection, mode: OutputMode, failOn?: Status[]): Promise<number> {
+  const s = await open(g);
+  try {
+    const now = Date.now();
+    const { records, errors } = await select(s, sel, now);
+    if (mode === "table") {
+      if (records.length > 0) print(tableOut(records, painter(g), sel, now));
+      else note(emptyNote(s, sel));
+    } else print(recordsOut(records, mode));
+    reportUnreadable(errors);
+    return failOnCode(records, failOn) || (errors.length > 0 ? EXIT.store : EXIT.ok);
+  } finally {
+    await close(s);
+  }
+}
