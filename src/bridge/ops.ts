@@ -9,7 +9,8 @@ import { JobsError, describe, invalid } from "../engine/errors.js";
 import { type Identity, type Ledger, type Origin, launchPending } from "../engine/ledger.js";
 import { parseDuration } from "../engine/options.js";
 import type { RecordFilter } from "../engine/query.js";
-import type { JobRecord } from "../engine/record.js";
+import { type JobRecord, checkMetadata } from "../engine/record.js";
+import { readEarlierJob } from "../stores/earlier.js";
 import { isTerminal } from "../engine/status.js";
 import type { JobStoreArgs } from "./spec.js";
 
@@ -140,11 +141,24 @@ export class Operations {
   }
 
   async load(host: string): Promise<HostOutput> {
-    const head = await this.findHead(host);
+    let head = await this.findHead(host);
+    if (!head && this.args.earlier_state && this.args.name && !this.check) head = await this.readThrough(host, this.args.earlier_state, this.args.name);
     const res = out(head?.record ?? null, false, { found: head !== undefined });
     if (head && launchPending(head.record)) res.claim_stale = await this.ledger.isStale(head, this.args.stale_after);
     if (head && this.args.history) res.jobs = (await this.ledger.history(head.record)).records;
     return res;
+  }
+
+  /**
+   * A job the earlier save/load roles saved in their layout (<state>/<host>/<namespace>/<name>.json,
+   * the namespace being their playbook_name) and the ledger does not hold yet: imported into the
+   * ledger (the earlier file stays), then resumed like any other.
+   */
+  private async readThrough(host: string, state: string, name: string) {
+    const job = readEarlierJob(state, host, this.args.namespace, name);
+    if (!job) return undefined;
+    await this.ledger.importEarlier(job, { ...this.origin(), task: `imported from ${job.path}` });
+    return this.ledger.head(this.identity(host, name));
   }
 
   /** start: claim the name for a new attempt, probing a blocking non-terminal job first. */
@@ -193,6 +207,7 @@ export class Operations {
       no_log: this.noLog(),
       output_files: (this.args.output_files as JobRecord["output_files"]) ?? null,
     };
+    if (this.args.metadata) fields.metadata = checkMetadata(this.args.metadata, "metadata");
     const saved: JobRecord[] = [];
     const warnings: string[] = [];
     for (const { suffix, launch } of items) {
