@@ -53,6 +53,8 @@ export interface HostOutput {
   status: string | null;
   /** A claim whose launch is not recorded (launchPending): whether it was stale, by the store's clock, when read. */
   claim_stale?: boolean;
+  /** save, on a filesystem store: the file that holds the saved record (the earlier roles' async_job_save_state_file). */
+  location?: string;
   warnings?: string[];
 }
 
@@ -223,6 +225,10 @@ export class Operations {
       saved.push(record);
     }
     const res = out(saved[0] ?? null, !this.check && saved.length > 0, warnings.length ? { warnings } : {});
+    if (saved.length === 1 && this.ledger.store.kind === "filesystem") {
+      const where = (await this.ledger.head(saved[0]!))?.entry.where;
+      if (where) res.location = where;
+    }
     if (items.length > 1 || items[0]?.suffix) res.jobs = saved;
     if (this.check) res.msg = `would save ${items.length} job record(s) on ${host}`;
     return res;

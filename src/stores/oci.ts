@@ -13,8 +13,8 @@
  * - profile: option `profile`, $OCI_CLI_PROFILE, else DEFAULT, in option `config_file`,
  *           $OCI_CONFIG_FILE, else ~/.oci/config. As in the OCI SDKs, a profile inherits the
  *           keys of the DEFAULT section.
- * - endpoint: option `endpoint` replaces the Oracle endpoint. It exists for tests (moto stands
- *           in for Oracle) and private gateways.
+ * - endpoint: option `endpoint`, else $ANSIBLE_JOBS_OCI_ENDPOINT, replaces the Oracle endpoint.
+ *           It exists for tests (moto stands in for Oracle) and private gateways.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -135,7 +135,7 @@ export function resolveOci(url: string, opts: Record<string, unknown>, env: Env 
       { field: "oci.credentials" },
     );
   }
-  const endpoint = nonEmpty(opts.endpoint) ?? `https://${loc.namespace}.compat.objectstorage.${region}.oraclecloud.com`;
+  const endpoint = nonEmpty(opts.endpoint) ?? nonEmpty(env.ANSIBLE_JOBS_OCI_ENDPOINT) ?? `https://${loc.namespace}.compat.objectstorage.${region}.oraclecloud.com`;
   const s3Options: Record<string, unknown> = { endpoint, region, path_style: true };
   for (const k of PASSED_TO_S3) if (opts[k] !== undefined) s3Options[k] = opts[k];
   const tail = loc.prefix ? `/${loc.prefix}` : "";

@@ -1,0 +1,184 @@
+/**
+ * Playbooks written for the earlier rstyczynski.ansible save/load roles (test/integration/compat/:
+ * load by name, start when not found, save the jid, async_status), unchanged, on real podman
+ * hosts: reruns while running and after the end, equal job names in two playbooks, metadata, a
+ * `hosts: localhost` play, a crash reported `lost`, and state left in the earlier layout.
+ */
+import assert from "node:assert/strict";
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { sleep } from "../../src/engine/clock.js";
+import { REPO, heads, playbook, run, tempDir } from "../helpers/ansible.js";
+import { type Hosts, countProcs, hostCtl, podmanHosts } from "../helpers/hosts.js";
+
+const DIR = path.join(import.meta.dirname, "compat");
+const CLI = path.join(REPO, "dist", "ansible-jobs.cjs");
+
+/** "EARLIER host found=... status=... jid=... finished=... meta={...} state_file=..." lines, by host. */
+function said(out: string): Record<string, Record<string, string>> {
+  const res: Record<string, Record<string, string>> = {};
+  for (const m of out.matchAll(/"msg": "EARLIER (\S+) (.*)"/g)) {
+    const fields: Record<string, string> = {};
+    for (const f of m[2]!.matchAll(/(\w+)=(\{.*?\}|\S+)/g)) fields[f[1]!] = f[2]!.replace(/\\"/g, '"');
+    res[m[1]!] = fields;
+  }
+  return res;
+}
+
+describe("playbooks of the earlier save/load roles, unchanged", () => {
+  let hosts: Hosts;
+  let state: string;
+  const earlier = (file: string, vars: Record<string, unknown>, inventory?: string) =>
+    playbook(path.join(DIR, file), { inventory: inventory ?? hosts.inventory, extraVars: { state_dir: state, ...vars } });
+  const rec = (ns: string, name: string, host: string) => heads(state).find((r) => r.namespace === ns && r.name === name && r.host === host);
+
+  before(async () => {
+    hosts = await podmanHosts("lrt-compat", 2);
+    state = path.join(tempDir("compat"), "state");
+  });
+  after(async () => hosts.down());
+
+  test("start, rerun while running, rerun after the end; metadata round-trip; the same job name in another playbook", async () => {
+    const t0 = Date.now();
+    const vars = { job: "backup", cmd: "sleep 14", meta: { ticket: "CHG-7", by: "ops" } };
+    const first = await earlier("nightly.yml", vars);
+    assert.equal(first.code, 0, first.out);
+    const s1 = said(first.out);
+    for (const h of hosts.names) {
+      assert.equal(s1[h]?.found, "False", first.out);
+      assert.equal(s1[h]?.finished, "False");
+      assert.match(s1[h]?.state_file ?? "", new RegExp(`^${state}/heads/`));
+      const r = rec("Nightly backup", "backup", h);
+      assert.equal(r?.status, "running");
+      assert.equal(r?.jid, s1[h]?.jid);
+      assert.equal(r?.results_file, null, "saved from the jid alone");
+      assert.deepEqual(r?.metadata, vars.meta);
+    }
+
+    const again = await earlier("nightly.yml", vars);
+    assert.equal(again.code, 0, again.out);
+    const s2 = said(again.out);
+    for (const h of hosts.names) {
+      assert.equal(s2[h]?.found, "True");
+      assert.equal(s2[h]?.status, "running");
+      assert.equal(s2[h]?.jid, s1[h]?.jid);
+      assert.deepEqual(JSON.parse(s2[h]?.meta ?? "null"), vars.meta);
+      assert.equal(await countProcs(h, "sleep 14"), 1, `${h}: started once`);
+      // the probe found the job file from the jid, and the record keeps it
+      assert.equal(rec("Nightly backup", "backup", h)?.results_file, `/root/.ansible_async/${s1[h]?.jid}`);
+    }
+
+    // Another playbook (another play name) with the same job name keeps its own job.
+    const weekly = await earlier("weekly.yml", { job: "backup", cmd: "sleep 1" });
+    assert.equal(weekly.code, 0, weekly.out);
+    for (const h of hosts.names) {
+      assert.equal(said(weekly.out)[h]?.found, "False");
+      const w = rec("Weekly report", "backup", h);
+      assert.ok(w?.jid && w.jid !== s1[h]?.jid, weekly.out);
+      assert.equal(rec("Nightly backup", "backup", h)?.jid, s1[h]?.jid);
+    }
+
+    await sleep(Math.max(0, 15_500 - (Date.now() - t0)));
+    const done = await earlier("nightly.yml", vars);
+    assert.equal(done.code, 0, done.out);
+    const s3 = said(done.out);
+    for (const h of hosts.names) {
+      assert.equal(s3[h]?.found, "True");
+      assert.equal(s3[h]?.status, "succeeded");
+      assert.equal(s3[h]?.finished, "True");
+      assert.equal(await countProcs(h, "sleep 14"), 0);
+    }
+  });
+
+  test("a crash: async_job_load_status is lost on the first check after the host comes back", async () => {
+    const vars = { job: "crashy", cmd: "sleep 300" };
+    assert.equal((await earlier("nightly.yml", vars)).code, 0);
+    await hostCtl("kill", "lrt-compat-1");
+    await hostCtl("start", "lrt-compat-1");
+    const r = await earlier("nightly.yml", vars);
+    assert.equal(r.code, 2, r.out);
+    assert.match(r.out, /job \\"crashy\\" \(jid \S+\) on lrt-compat-1 is lost: host restarted after the job began/);
+    assert.equal(rec("Nightly backup", "crashy", "lrt-compat-1")?.status, "lost");
+    assert.equal(said(r.out)["lrt-compat-2"]?.status, "running");
+    // The earlier playbook can handle it itself once lost no longer fails the host.
+    const handled = await earlier("nightly.yml", { ...vars, async_job_load_fail_on: [] });
+    assert.equal(handled.code, 0, handled.out);
+    assert.equal(said(handled.out)["lrt-compat-1"]?.status, "lost");
+    assert.equal(said(handled.out)["lrt-compat-1"]?.found, "True");
+  });
+
+  test("a hosts: localhost play", async () => {
+    const vars = { job: "local-chore", cmd: "sleep 2", meta: { where: "controller" } };
+    const first = await earlier("local.yml", vars);
+    assert.equal(first.code, 0, first.out);
+    assert.equal(said(first.out).localhost?.found, "False", first.out);
+    await sleep(2500);
+    const done = await earlier("local.yml", vars);
+    assert.equal(done.code, 0, done.out);
+    const s = said(done.out).localhost;
+    assert.equal(s?.found, "True");
+    assert.equal(s?.status, "succeeded");
+    assert.equal(s?.finished, "True");
+    assert.deepEqual(JSON.parse(s?.meta ?? "null"), vars.meta);
+    assert.equal(rec("Controller chores", "local-chore", "localhost")?.status, "succeeded");
+  });
+
+  test("state in the earlier layout is loaded (read through, files kept) and listed; ansible-jobs import moves it", async () => {
+    const launched = await playbook(path.join(DIR, "launch.yml"), { inventory: hosts.inventory, extraVars: { cmd: "sleep 121" } });
+    assert.equal(launched.code, 0, launched.out);
+    const jids = Object.fromEntries([...launched.out.matchAll(/"msg": "JID (\S+) (\S+)"/g)].map((m) => [m[1]!, m[2]!]));
+    const legacy = path.join(tempDir("compat-legacy"), "state");
+    const files: Record<string, string> = {};
+    for (const h of hosts.names) {
+      const dir = path.join(legacy, h, "Nightly backup");
+      mkdirSync(dir, { recursive: true });
+      files[h] = path.join(dir, "legacy.json");
+      writeFileSync(
+        files[h]!,
+        JSON.stringify({ job_name: "legacy", host: h, ansible_job_id: jids[h], save_time: "2026-12-01T08:00:00Z", metadata: { owner: "ops", n: 1 } }),
+      );
+    }
+    const copy = path.join(tempDir("compat-copy"), "state");
+    cpSync(legacy, copy, { recursive: true });
+    const before = Object.fromEntries(hosts.names.map((h) => [h, readFileSync(files[h]!, "utf8")]));
+
+    const r = await earlier("nightly.yml", { job: "legacy", cmd: "sleep 121", state_dir: legacy });
+    assert.equal(r.code, 0, r.out);
+    for (const h of hosts.names) {
+      const s = said(r.out)[h];
+      assert.equal(s?.found, "True", r.out);
+      assert.equal(s?.status, "running");
+      assert.equal(s?.jid, jids[h]);
+      assert.deepEqual(JSON.parse(s?.meta ?? "null"), { owner: "ops", n: 1 });
+      assert.equal(await countProcs(h, "sleep 121"), 1, "not started again");
+      assert.equal(readFileSync(files[h]!, "utf8"), before[h], "the earlier file is left as it was");
+    }
+    const listed = await run("node", [CLI, "list", "-A", "--store", legacy]);
+    assert.equal(listed.code, 0, listed.out);
+    for (const h of hosts.names) assert.match(listed.stdout, new RegExp(`Nightly backup\\s+${h}\\s+legacy\\s+running`));
+
+    const target = path.join(tempDir("compat-import"), "store");
+    const imported = await run("node", [CLI, "import", copy, "--store", target]);
+    assert.equal(imported.code, 0, imported.out);
+    assert.equal(imported.stdout.match(/^imported /gm)?.length, 2, imported.out);
+    assert.match(imported.stderr, /2 earlier job file\(s\) in .*, 2 imported into .*; the files are left in place/);
+    const json = await run("node", [CLI, "list", "-A", "--store", target, "--json"]);
+    const recs = JSON.parse(json.stdout) as { namespace: string; host: string; name: string; jid: string; started_at: string; metadata: unknown }[];
+    assert.deepEqual(
+      recs.map((x) => [x.namespace, x.host, x.name, x.jid, x.started_at, x.metadata]),
+      hosts.names.map((h) => ["Nightly backup", h, "legacy", jids[h], "2026-12-01T08:00:00.000Z", { owner: "ops", n: 1 }]),
+    );
+    const twice = await run("node", [CLI, "import", copy, "--store", target]);
+    assert.equal(twice.stdout.match(/^already /gm)?.length, 2, twice.out);
+  });
+
+  test("mixing the two interfaces in one call names both variables", async () => {
+    const r = await playbook(path.join(DIR, "mixed.yml"), { inventory: hosts.inventory });
+    assert.equal(r.code, 2, r.out);
+    assert.match(
+      r.out,
+      /async_job_save: async_job_save_name \(current interface\) and async_job_save_job_name \(earlier interface\) cannot be mixed in one call; use one interface/,
+    );
+  });
+});
