@@ -11,6 +11,7 @@ import { after, before, describe, test } from "node:test";
 import { sleep } from "../../src/engine/clock.js";
 import { REPO, heads, playbook, run, tempDir } from "../helpers/ansible.js";
 import { type Hosts, countProcs, hostCtl, podmanHosts } from "../helpers/hosts.js";
+import { startMoto } from "../helpers/moto.js";
 
 const DIR = path.join(import.meta.dirname, "compat");
 const CLI = path.join(REPO, "dist", "ansible-jobs.cjs");
@@ -171,6 +172,60 @@ describe("playbooks of the earlier save/load roles, unchanged", () => {
     );
     const twice = await run("node", [CLI, "import", copy, "--store", target]);
     assert.equal(twice.stdout.match(/^already /gm)?.length, 2, twice.out);
+  });
+
+  test("the earlier oci backend: OCI's S3 compatibility API (moto stands in), region and Customer Secret Key from the OCI profile", async () => {
+    const moto = await startMoto();
+    try {
+      await moto.createBucket("lrt-oci");
+      const keys = await moto.createUser("oci-user");
+      await moto.enableAuth();
+      const dir = tempDir("compat-oci");
+      const config = path.join(dir, "config");
+      const profile = (id: string, secret: string) =>
+        [
+          "[DEFAULT]",
+          "user=ocid1.user.oc1..aaaa",
+          "fingerprint=12:34",
+          "key_file=/nonexistent/oci_api_key.pem",
+          "region=us-ashburn-1",
+          "[JOBS]",
+          `customer_access_key_id=${id}`,
+          `customer_secret_key=${secret}`,
+          "",
+        ].join("\n");
+      writeFileSync(config, profile(keys.accessKeyId, keys.secretAccessKey));
+      // The Oracle endpoint (https://axyzns.compat.objectstorage.us-ashburn-1.oraclecloud.com) is replaced by moto, for tests only.
+      const env = { OCI_CONFIG_FILE: config, ANSIBLE_JOBS_OCI_ENDPOINT: moto.endpoint, AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "" };
+      const vars = { job: "oci-job", cmd: "sleep 2", bucket: "lrt-oci", oci_namespace: "axyzns", oci_profile: "JOBS" };
+      const oci = (v: Record<string, unknown>) => playbook(path.join(DIR, "oci.yml"), { inventory: hosts.inventory, extraVars: v, env });
+      const first = await oci(vars);
+      assert.equal(first.code, 0, first.out);
+      for (const h of hosts.names) {
+        assert.equal(said(first.out)[h]?.found, "False", first.out);
+        assert.equal(said(first.out)[h]?.state_file, "oci://axyzns@us-ashburn-1/lrt-oci");
+      }
+      await sleep(2500);
+      const again = await oci(vars);
+      assert.equal(again.code, 0, again.out);
+      for (const h of hosts.names) {
+        assert.equal(said(again.out)[h]?.status, "succeeded", again.out);
+        assert.deepEqual(JSON.parse(said(again.out)[h]?.meta ?? "null"), { ticket: "CHG-9" });
+      }
+      const listed = await run("node", [CLI, "list", "-A", "--store", "oci://axyzns/lrt-oci"], { env: { ...env, OCI_CLI_PROFILE: "JOBS" } });
+      assert.equal(listed.code, 0, listed.out);
+      assert.match(listed.stdout, /Nightly backup\s+lrt-compat-1\s+oci-job\s+succeeded/);
+      // A profile with only API signing keys: the message says what to create, and where.
+      const apiOnly = await oci({ ...vars, oci_profile: "DEFAULT" });
+      assert.equal(apiOnly.code, 2, apiOnly.out);
+      assert.match(apiOnly.out, /profile \[DEFAULT\] in \S+config has only API signing keys \(key_file, fingerprint\).*Create a Customer Secret Key \(OCI Console: Profile menu > My profile > Customer secret keys/);
+      writeFileSync(config, profile(keys.accessKeyId, "wrong-secret"));
+      const wrong = await oci(vars);
+      assert.equal(wrong.code, 2, wrong.out);
+      assert.match(wrong.out, /oci store oci:\/\/axyzns@us-ashburn-1\/lrt-oci \(endpoint http:\/\/127\.0\.0\.1:\d+\): wrong credentials: the secret access key does not match/);
+    } finally {
+      await moto.stop();
+    }
   });
 
   test("mixing the two interfaces in one call names both variables", async () => {
