@@ -34,10 +34,10 @@ const COMMANDS: Record<string, AnyCommand> = {
   watch,
   prune,
   delete: del,
-  import: importEarlier,
   schema,
   version,
   help: helpCommand,
+  import: importEarlier,
 };
 
 const rootArgs = {

@@ -9,7 +9,7 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { sleep } from "../../src/engine/clock.js";
-import { REPO, heads, playbook, run, tempDir } from "../helpers/ansible.js";
+import { COLL, REPO, heads, playbook, run, tempDir } from "../helpers/ansible.js";
 import { type Hosts, countProcs, hostCtl, podmanHosts } from "../helpers/hosts.js";
 import { startMoto } from "../helpers/moto.js";
 
@@ -226,6 +226,25 @@ describe("playbooks of the earlier save/load roles, unchanged", () => {
     } finally {
       await moto.stop();
     }
+  });
+
+  test("the collection README's example of the earlier pattern runs as written, twice", async () => {
+    const text = readFileSync(path.join(COLL, "README.md"), "utf8");
+    const yaml = /```yaml\n# earlier example\n([\s\S]*?)```/.exec(text)?.[1];
+    assert.ok(yaml, "the README has the earlier example");
+    const cwd = tempDir("compat-readme");
+    writeFileSync(path.join(cwd, "nightly.yml"), `---\n${yaml}`);
+    const go = () => playbook(path.join(cwd, "nightly.yml"), { inventory: hosts.inventory, cwd, env: { ANSIBLE_JOBS_STORE: "" } });
+    const first = await go();
+    assert.equal(first.code, 0, first.out);
+    // the earlier default state_dir, .ansible_async_state, in the directory ansible-playbook runs in
+    const saved = heads(path.join(cwd, ".ansible_async_state")).filter((r) => r.name === "backup");
+    assert.deepEqual(saved.map((r) => [r.namespace, r.status, r.metadata]), hosts.names.map(() => ["Nightly backup", "running", { ticket: "CHG-7" }]));
+    const second = await go();
+    assert.equal(second.code, 0, second.out);
+    assert.match(second.out, /TASK \[Start the backup when it is not found\] \*+\nskipping: \[lrt-compat-\d\]\nskipping: \[lrt-compat-\d\]/);
+    const again = heads(path.join(cwd, ".ansible_async_state")).filter((r) => r.name === "backup");
+    assert.deepEqual(again.map((r) => [r.attempt, r.jid]), saved.map((r) => [1, r.jid]));
   });
 
   test("mixing the two interfaces in one call names both variables", async () => {

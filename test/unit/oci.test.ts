@@ -69,7 +69,7 @@ describe("oci store settings", () => {
       () => resolveOci("oci://axyz/jobs", {}, env),
       (e) =>
         isCode(e, "invalid_argument") &&
-        e.message.includes("profile [DEFAULT] in " + cfg + " has only API signing keys (key_file, fingerprint)") &&
+        e.message.includes(`profile [DEFAULT] in ${cfg} has only API signing keys (key_file, fingerprint)`) &&
         e.message.includes("Create a Customer Secret Key (OCI Console: Profile menu > My profile > Customer secret keys") &&
         e.message.includes("customer_access_key_id=... and customer_secret_key=..."),
     );
