@@ -158,6 +158,10 @@ describe("playbooks of the earlier save/load roles, unchanged", () => {
     const listed = await run("node", [CLI, "list", "-A", "--store", legacy]);
     assert.equal(listed.code, 0, listed.out);
     for (const h of hosts.names) assert.match(listed.stdout, new RegExp(`Nightly backup\\s+${h}\\s+legacy\\s+running`));
+    const shown = await run("node", [CLI, "show", "legacy", "--host", "lrt-compat-1", "-n", "Nightly backup", "--store", legacy]);
+    assert.equal(shown.code, 0, shown.out);
+    assert.match(shown.stdout, /metadata\s+\{"owner":"ops","n":1\}/);
+    assert.match(shown.stdout, /task\s+imported from .*\/lrt-compat-1\/Nightly backup\/legacy\.json/);
 
     const target = path.join(tempDir("compat-import"), "store");
     const imported = await run("node", [CLI, "import", copy, "--store", target]);
