@@ -40,9 +40,13 @@ describe("playbooks of the earlier save/load roles, unchanged", () => {
   });
   after(async () => hosts.down());
 
-  test("start, rerun while running, rerun after the end; metadata round-trip; the same job name in another playbook", async () => {
-    const t0 = Date.now();
-    const vars = { job: "backup", cmd: "sleep 14", meta: { ticket: "CHG-7", by: "ops" } };
+  // The backup job runs while the next tests run; "rerun after the end" checks it once it is done.
+  const backup = { job: "backup", cmd: "sleep 25", meta: { ticket: "CHG-7", by: "ops" } };
+  let backupStarted = 0;
+
+  test("start, rerun while running; metadata round-trip; the same job name in another playbook", async () => {
+    backupStarted = Date.now();
+    const vars = backup;
     const first = await earlier("nightly.yml", vars);
     assert.equal(first.code, 0, first.out);
     const s1 = said(first.out);
@@ -65,7 +69,7 @@ describe("playbooks of the earlier save/load roles, unchanged", () => {
       assert.equal(s2[h]?.status, "running");
       assert.equal(s2[h]?.jid, s1[h]?.jid);
       assert.deepEqual(JSON.parse(s2[h]?.meta ?? "null"), vars.meta);
-      assert.equal(await countProcs(h, "sleep 14"), 1, `${h}: started once`);
+      assert.equal(await countProcs(h, "sleep 25"), 1, `${h}: started once`);
       // the probe found the job file from the jid, and the record keeps it
       assert.equal(rec("Nightly backup", "backup", h)?.results_file, `/root/.ansible_async/${s1[h]?.jid}`);
     }
@@ -79,34 +83,6 @@ describe("playbooks of the earlier save/load roles, unchanged", () => {
       assert.ok(w?.jid && w.jid !== s1[h]?.jid, weekly.out);
       assert.equal(rec("Nightly backup", "backup", h)?.jid, s1[h]?.jid);
     }
-
-    await sleep(Math.max(0, 15_500 - (Date.now() - t0)));
-    const done = await earlier("nightly.yml", vars);
-    assert.equal(done.code, 0, done.out);
-    const s3 = said(done.out);
-    for (const h of hosts.names) {
-      assert.equal(s3[h]?.found, "True");
-      assert.equal(s3[h]?.status, "succeeded");
-      assert.equal(s3[h]?.finished, "True");
-      assert.equal(await countProcs(h, "sleep 14"), 0);
-    }
-  });
-
-  test("a crash: async_job_load_status is lost on the first check after the host comes back", async () => {
-    const vars = { job: "crashy", cmd: "sleep 300" };
-    assert.equal((await earlier("nightly.yml", vars)).code, 0);
-    await hostCtl("kill", "lrt-compat-1");
-    await hostCtl("start", "lrt-compat-1");
-    const r = await earlier("nightly.yml", vars);
-    assert.equal(r.code, 2, r.out);
-    assert.match(r.out, /job \\"crashy\\" \(jid \S+\) on lrt-compat-1 is lost: host restarted after the job began/);
-    assert.equal(rec("Nightly backup", "crashy", "lrt-compat-1")?.status, "lost");
-    assert.equal(said(r.out)["lrt-compat-2"]?.status, "running");
-    // The earlier playbook can handle it itself once lost no longer fails the host.
-    const handled = await earlier("nightly.yml", { ...vars, async_job_load_fail_on: [] });
-    assert.equal(handled.code, 0, handled.out);
-    assert.equal(said(handled.out)["lrt-compat-1"]?.status, "lost");
-    assert.equal(said(handled.out)["lrt-compat-1"]?.found, "True");
   });
 
   test("a hosts: localhost play", async () => {
@@ -251,9 +227,48 @@ describe("playbooks of the earlier save/load roles, unchanged", () => {
     assert.deepEqual(again.map((r) => [r.attempt, r.jid]), saved.map((r) => [1, r.jid]));
   });
 
-  test("mixing the two interfaces in one call names both variables", async () => {
+  test("rerun after the end: the earlier pattern finds the job succeeded and starts nothing", async () => {
+    assert.ok(backupStarted > 0, "the first test started the job");
+    const vars = backup;
+    await sleep(Math.max(0, 26_500 - (Date.now() - backupStarted)));
+    const done = await earlier("nightly.yml", vars);
+    assert.equal(done.code, 0, done.out);
+    const s3 = said(done.out);
+    for (const h of hosts.names) {
+      assert.equal(s3[h]?.found, "True");
+      assert.equal(s3[h]?.status, "succeeded");
+      assert.equal(s3[h]?.finished, "True");
+      assert.equal(await countProcs(h, "sleep 25"), 0);
+      assert.equal(rec("Nightly backup", "backup", h)?.attempt, 1, "nothing started again");
+    }
+  });
+
+  test("a crash: async_job_load_status is lost on the first check after the host comes back", async () => {
+    const vars = { job: "crashy", cmd: "sleep 300" };
+    assert.equal((await earlier("nightly.yml", vars)).code, 0);
+    await hostCtl("kill", "lrt-compat-1");
+    await hostCtl("start", "lrt-compat-1");
+    const r = await earlier("nightly.yml", vars);
+    assert.equal(r.code, 2, r.out);
+    assert.match(r.out, /job \\"crashy\\" \(jid \S+\) on lrt-compat-1 is lost: host restarted after the job began/);
+    assert.equal(rec("Nightly backup", "crashy", "lrt-compat-1")?.status, "lost");
+    assert.equal(said(r.out)["lrt-compat-2"]?.status, "running");
+    // The earlier playbook can handle it itself once lost no longer fails the host.
+    const handled = await earlier("nightly.yml", { ...vars, async_job_load_fail_on: [] });
+    assert.equal(handled.code, 0, handled.out);
+    assert.equal(said(handled.out)["lrt-compat-1"]?.status, "lost");
+    assert.equal(said(handled.out)["lrt-compat-1"]?.found, "True");
+  });
+
+  test("mixing the two interfaces in one call names both variables; a record for another host is refused", async () => {
     const r = await playbook(path.join(DIR, "mixed.yml"), { inventory: hosts.inventory });
     assert.equal(r.code, 2, r.out);
+    assert.match(
+      r.out,
+      /async_job_load: async_job_load_name \(current interface\) and async_job_load_job_name \(earlier interface\) cannot be mixed in one call; use one interface/,
+    );
+    assert.match(r.out, /async_job_save: async_job_save_host is elsewhere but this host is lrt-compat-1: a job is saved for, and later checked on, the host that ran its async task; pass inventory_hostname/);
+    assert.doesNotMatch(r.out, /Traceback/);
     assert.match(
       r.out,
       /async_job_save: async_job_save_name \(current interface\) and async_job_save_job_name \(earlier interface\) cannot be mixed in one call; use one interface/,
