@@ -9,7 +9,8 @@ import { JobsError, describe, invalid } from "../engine/errors.js";
 import { type Identity, type Ledger, type Origin, launchPending } from "../engine/ledger.js";
 import { parseDuration } from "../engine/options.js";
 import type { RecordFilter } from "../engine/query.js";
-import type { JobRecord } from "../engine/record.js";
+import { type JobRecord, checkMetadata } from "../engine/record.js";
+import { readEarlierJob } from "../stores/earlier.js";
 import { isTerminal } from "../engine/status.js";
 import type { JobStoreArgs } from "./spec.js";
 
@@ -52,6 +53,8 @@ export interface HostOutput {
   status: string | null;
   /** A claim whose launch is not recorded (launchPending): whether it was stale, by the store's clock, when read. */
   claim_stale?: boolean;
+  /** save, on a filesystem store: the file that holds the saved record (the earlier roles' async_job_save_state_file). */
+  location?: string;
   warnings?: string[];
 }
 
@@ -140,11 +143,24 @@ export class Operations {
   }
 
   async load(host: string): Promise<HostOutput> {
-    const head = await this.findHead(host);
+    let head = await this.findHead(host);
+    if (!head && this.args.earlier_state && this.args.name && !this.check) head = await this.readThrough(host, this.args.earlier_state, this.args.name);
     const res = out(head?.record ?? null, false, { found: head !== undefined });
     if (head && launchPending(head.record)) res.claim_stale = await this.ledger.isStale(head, this.args.stale_after);
     if (head && this.args.history) res.jobs = (await this.ledger.history(head.record)).records;
     return res;
+  }
+
+  /**
+   * A job the earlier save/load roles saved in their layout (<state>/<host>/<namespace>/<name>.json,
+   * the namespace being their playbook_name) and the ledger does not hold yet: imported into the
+   * ledger (the earlier file stays), then resumed like any other.
+   */
+  private async readThrough(host: string, state: string, name: string) {
+    const job = readEarlierJob(state, host, this.args.namespace, name);
+    if (!job) return undefined;
+    await this.ledger.importEarlier(job, { ...this.origin(), task: `imported from ${job.path}` });
+    return this.ledger.head(this.identity(host, name));
   }
 
   /** start: claim the name for a new attempt, probing a blocking non-terminal job first. */
@@ -193,6 +209,7 @@ export class Operations {
       no_log: this.noLog(),
       output_files: (this.args.output_files as JobRecord["output_files"]) ?? null,
     };
+    if (this.args.metadata) fields.metadata = checkMetadata(this.args.metadata, "metadata");
     const saved: JobRecord[] = [];
     const warnings: string[] = [];
     for (const { suffix, launch } of items) {
@@ -208,6 +225,10 @@ export class Operations {
       saved.push(record);
     }
     const res = out(saved[0] ?? null, !this.check && saved.length > 0, warnings.length ? { warnings } : {});
+    if (saved.length === 1 && this.ledger.store.kind === "filesystem") {
+      const where = (await this.ledger.head(saved[0]!))?.entry.where;
+      if (where) res.location = where;
+    }
     if (items.length > 1 || items[0]?.suffix) res.jobs = saved;
     if (this.check) res.msg = `would save ${items.length} job record(s) on ${host}`;
     return res;

@@ -39,6 +39,8 @@ export const JOB_STORE_OPTIONS = Type.Object({
   playbook: Opt.str(),
   older_than: Opt.str(),
   history: Opt.bool({ default: false }),
+  metadata: Opt.dict(),
+  earlier_state: Opt.str(),
 });
 
 export type JobStoreArgs = Static<typeof JOB_STORE_OPTIONS>;

@@ -17,7 +17,7 @@ export const globalArgs = {
   store: {
     type: "string",
     valueHint: "url",
-    description: "Store: PATH, file://PATH, s3://BUCKET[/PREFIX], ara+http(s)://HOST:PORT (default: $ANSIBLE_JOBS_STORE, else ./.ansible_async_state)",
+    description: "Store: PATH, file://PATH, s3://BUCKET[/PREFIX], oci://NAMESPACE[@REGION]/BUCKET[/PREFIX], ara+http(s)://HOST:PORT (default: $ANSIBLE_JOBS_STORE, else ./.ansible_async_state)",
   },
   json: { type: "boolean", description: "Print JSON (records as in `ansible-jobs schema`)" },
   ndjson: { type: "boolean", description: "Print one JSON record per line" },

@@ -7,6 +7,7 @@ import { JobsError } from "../engine/errors.js";
 import { type CommandDef, commandIndex, defineCommand, didYouMean, parseArgv, wantsHelp } from "./argv.js";
 import { del } from "./commands/delete.js";
 import { history } from "./commands/history.js";
+import { importEarlier } from "./commands/import.js";
 import { list } from "./commands/list.js";
 import { prune } from "./commands/prune.js";
 import { refresh } from "./commands/refresh.js";
@@ -34,6 +35,7 @@ const COMMANDS: Record<string, AnyCommand> = {
   watch,
   prune,
   refresh,
+  import: importEarlier,
   delete: del,
   schema,
   version,

@@ -192,6 +192,7 @@ export function detail(r: JobRecord, p: Painter, now: number): string {
         : "-",
     ],
     ["no_log", r.no_log ? "yes (no result kept)" : "no"],
+    ...(r.metadata && Object.keys(r.metadata).length ? ([["metadata", safeText(JSON.stringify(r.metadata))]] as Field[]) : []),
   ];
   const origin: Field[] = [
     ["playbook", t(r.playbook)],

@@ -184,6 +184,12 @@ export function classifyProbe(rec: JobRecord, ev: Evidence, now: string, opts: O
     patch.jid = ev.adopted_jid;
     if (typeof ev.adopted_results_file === "string") patch.results_file = ev.adopted_results_file;
   }
+  // A job saved from its jid alone (the earlier roles' interface) learns its job file from the
+  // probe, which found it under the async dir of the user who launched it.
+  const seenFile = (ev.job_file ?? {}) as Record<string, unknown>;
+  if (!rec.results_file && !patch.results_file && seenFile.exists === true && typeof ev.results_file === "string" && ev.results_file !== "") {
+    patch.results_file = ev.results_file;
+  }
   const sid = intOrNull(ev.session_id);
   if (sid !== null && rec.session_id === null) patch.session_id = sid;
   if (ev.incarnation && typeof ev.incarnation === "object" && rec.host_incarnation === null) {

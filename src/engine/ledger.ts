@@ -15,7 +15,8 @@ import { nowIso } from "./clock.js";
 import { type AnyResult, type Evidence, type ObserveOptions, type Patch, classifyLaunch, classifyProbe } from "./classify.js";
 import { JobsError, invalid, isCode } from "./errors.js";
 import { type QueryResult, type RecordFilter, type RecordQuery, documentFilter, matchesRecord, recordHooks } from "./query.js";
-import { type JobRecord, SCHEMA_VERSION, validateRecord } from "./record.js";
+import type { EarlierJob } from "../stores/earlier.js";
+import { type JobRecord, SCHEMA_VERSION, checkMetadata, validateRecord } from "./record.js";
 import { AGAIN, type RetryPolicy, contention, retry } from "./retry.js";
 import { type Status, canTransition, isTerminal } from "./status.js";
 
@@ -331,6 +332,32 @@ export class Ledger {
         return head && !isTerminal(head.record.status) ? { record, superseded: head.record } : { record };
       } catch (err) {
         if (!isCode(err, "exists") && !isCode(err, "conflict")) throw err;
+        return AGAIN;
+      }
+    }, () => new JobsError("conflict", `job "${id.name}" on ${id.host}: the head kept changing; try again`));
+  }
+
+  /**
+   * Brings a job saved by the earlier save/load roles (src/stores/earlier.ts) into the ledger:
+   * identity (namespace = its playbook_name, host, name), jid, save time and metadata, as a
+   * `running` attempt that the next probe judges. Create-if-absent on the head: a head that
+   * already holds this jid is "already" imported; a head with another jid is newer state of the
+   * same identity and is kept ("kept"). The earlier file is never changed.
+   */
+  async importEarlier(job: EarlierJob, origin: Origin = {}): Promise<{ record: JobRecord; outcome: "imported" | "already" | "kept" }> {
+    const id = checkIdentity({ namespace: job.playbook_name, host: job.host, name: job.job_name });
+    const metadata = checkMetadata(job.metadata, `${job.path}: metadata`);
+    return retry(CAS, async () => {
+      const head = await this.head(id);
+      if (head) return { record: head.record, outcome: head.record.jid === job.ansible_job_id ? "already" : "kept" };
+      const base = newRecord(id, await this.nextAttempt(id, head), origin, { metadata, started_at: job.save_time });
+      const record = applyPatch(base, classifyLaunch(base, { ansible_job_id: job.ansible_job_id, started: 1, finished: 0 }, false)) ?? base;
+      try {
+        await this.store.create(keys.head(id), record);
+        await this.indexJid(record);
+        return { record, outcome: "imported" };
+      } catch (err) {
+        if (!isCode(err, "exists")) throw err;
         return AGAIN;
       }
     }, () => new JobsError("conflict", `job "${id.name}" on ${id.host}: the head kept changing; try again`));

@@ -5,13 +5,13 @@
 import { FormatRegistry, type Static, Type as T } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { nowDate } from "./clock.js";
-import { JobsError } from "./errors.js";
+import { JobsError, invalid } from "./errors.js";
 import { STATUSES } from "./status.js";
 
 export const SCHEMA_VERSION = 1;
 
 /** Bounds keep records small whatever the job printed. */
-export const LIMITS = { tail: 8192, msg: 2048, error: 2048, text: 1024 } as const;
+export const LIMITS = { tail: 8192, msg: 2048, error: 2048, text: 1024, metadata: 8192, metadataKeys: 64 } as const;
 
 const Str = T.String({ maxLength: LIMITS.text });
 const NullableStr = T.Union([Str, T.Null()]);
@@ -39,6 +39,13 @@ export const JobResult = T.Object(
   },
   { additionalProperties: false },
 );
+
+/**
+ * What the playbook attached to the job (the earlier roles' `metadata`): a JSON object kept as
+ * given and returned by load. Bounded: at most LIMITS.metadataKeys keys and LIMITS.metadata
+ * characters of JSON (checked by checkMetadata, on save and on every read).
+ */
+export const Metadata = T.Record(T.String({ minLength: 1, maxLength: 256 }), T.Unknown(), { maxProperties: LIMITS.metadataKeys });
 
 export const JobRecord = T.Object(
   {
@@ -72,12 +79,32 @@ export const JobRecord = T.Object(
     last_error: T.Union([T.String({ maxLength: LIMITS.error }), T.Null()]),
     no_log: T.Boolean(),
     result: T.Union([JobResult, T.Null()]),
+    // Optional, so records written before it existed stay valid (schema 1).
+    metadata: T.Optional(Metadata),
   },
   { additionalProperties: false, $id: "https://rstyczynski.github.io/ansible/job-record.schema.json" },
 );
 export type JobRecord = Static<typeof JobRecord>;
 export type JobResult = Static<typeof JobResult>;
 export type Incarnation = Static<typeof Incarnation>;
+export type Metadata = Static<typeof Metadata>;
+
+/** The metadata as it may be kept: a JSON object within the bounds, else `invalid` naming `field`. */
+export function checkMetadata(value: unknown, field: string): Metadata {
+  if (!value || typeof value !== "object" || Array.isArray(value)) throw invalid(field, "must be a dictionary");
+  const keys = Object.keys(value);
+  if (keys.length > LIMITS.metadataKeys) throw invalid(field, `has ${keys.length} keys (max ${LIMITS.metadataKeys})`);
+  let json: string;
+  try {
+    json = JSON.stringify(value);
+  } catch (err) {
+    throw invalid(field, `is not JSON data (${(err as Error).message})`);
+  }
+  if (json.length > LIMITS.metadata) throw invalid(field, `is ${json.length} characters of JSON (max ${LIMITS.metadata})`);
+  const bad = keys.find((k) => k.length === 0 || k.length > 256);
+  if (bad !== undefined) throw invalid(field, `key ${JSON.stringify(bad.slice(0, 40))} must be 1..256 characters`);
+  return JSON.parse(json) as Metadata;
+}
 
 // TypeBox checks `format` only for registered formats; date-time is the one we use.
 const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
@@ -97,7 +124,12 @@ export function isRecord(value: unknown): value is JobRecord {
 /** Returns the record or throws `corrupt`, naming `where` (a file, a key) and the first problem. */
 export function validateRecord(value: unknown, where: string): JobRecord {
   const c = checker();
-  if (c.Check(value)) return value;
+  if (c.Check(value)) {
+    if (value.metadata !== undefined && JSON.stringify(value.metadata).length > LIMITS.metadata) {
+      throw new JobsError("corrupt", `${where}: not a valid job record (/metadata is longer than ${LIMITS.metadata} characters of JSON)`);
+    }
+    return value;
+  }
   if (value && typeof value === "object" && "schema" in value && (value as { schema: unknown }).schema !== SCHEMA_VERSION) {
     throw new JobsError(
       "corrupt",

@@ -1,5 +1,6 @@
 /**
- * Store URLs: a path or file://PATH (filesystem), s3://BUCKET[/PREFIX], ara+http(s)://HOST:PORT.
+ * Store URLs: a path or file://PATH (filesystem), s3://BUCKET[/PREFIX], oci://NAMESPACE[@REGION]/BUCKET[/PREFIX]
+ * (the S3 store on OCI Object Storage's S3 compatibility API), ara+http(s)://HOST:PORT.
  * Heavy store code is imported lazily, so the filesystem path never pays for SDKs.
  */
 import * as path from "node:path";
@@ -25,13 +26,13 @@ export function resolveStoreUrl(explicit: string | undefined | null, baseDir: st
 }
 
 export function storeKind(url: string): Store["kind"] {
-  if (url.startsWith("s3://")) return "s3";
+  if (url.startsWith("s3://") || url.startsWith("oci://")) return "s3";
   if (url.startsWith("ara+http://") || url.startsWith("ara+https://")) return "ara";
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url);
   if (scheme && scheme[1]!.toLowerCase() !== "file") {
     throw new JobsError(
       "invalid_argument",
-      `store: unknown store URL scheme "${scheme[1]}://" (use a path, file://PATH, s3://BUCKET[/PREFIX] or ara+http(s)://HOST:PORT)`,
+      `store: unknown store URL scheme "${scheme[1]}://" (use a path, file://PATH, s3://BUCKET[/PREFIX], oci://NAMESPACE[@REGION]/BUCKET[/PREFIX] or ara+http(s)://HOST:PORT)`,
       { field: "store" },
     );
   }
@@ -41,8 +42,8 @@ export function storeKind(url: string): Store["kind"] {
 export async function openStore(url: string, opts: StoreOptions = {}): Promise<Store> {
   switch (storeKind(url)) {
     case "s3": {
-      const { openS3Store } = await import("./s3.js");
-      return openS3Store(url, opts.s3 ?? {});
+      const { openOciStore, openS3Store } = await import("./s3.js");
+      return url.startsWith("oci://") ? openOciStore(url, opts.s3 ?? {}) : openS3Store(url, opts.s3 ?? {});
     }
     case "ara": {
       const { openAraStore } = await import("./ara.js");

@@ -418,3 +418,9 @@ export class S3Store implements Store {
 export async function openS3Store(url: string, opts: Record<string, unknown>): Promise<Store> {
   return new S3Store(await resolveS3Config(url, opts));
 }
+
+/** oci://NAMESPACE[@REGION]/BUCKET[/PREFIX]: the same store on OCI's S3 compatibility endpoint (oci.ts). */
+export async function openOciStore(url: string, opts: Record<string, unknown>): Promise<Store> {
+  const { resolveOciS3Config } = await import("./oci.js");
+  return new S3Store(await resolveOciS3Config(url, opts));
+}

@@ -118,15 +118,34 @@ describe("job_store documentation matches the engine's option spec", () => {
     }
   });
 
-  test("each role's defaults hold exactly its optional argument_specs options", () => {
+  test("each role's defaults hold exactly its optional argument_specs options; outputs are declared, never required nor defaulted", () => {
+    const outputs: Record<string, string[]> = {};
     for (const role of ["long_running_task", "async_job_save", "async_job_load"]) {
       const specs = yaml(path.join(COLL, "roles", role, "meta", "argument_specs.yml")) as {
-        argument_specs: { main: { options: Record<string, { required?: boolean; default?: unknown }> } };
+        argument_specs: { main: { options: Record<string, { required?: boolean; default?: unknown; description?: string | string[] }> } };
       };
       const defaults = (yaml(path.join(COLL, "roles", role, "defaults", "main.yml")) ?? {}) as Record<string, unknown>;
-      const optional = Object.entries(specs.argument_specs.main.options).filter(([, o]) => !o.required);
+      const isOutput = (o: { description?: string | string[] }) => [o.description ?? ""].flat()[0]!.startsWith("[OUTPUT]");
+      const all = Object.entries(specs.argument_specs.main.options);
+      outputs[role] = all.filter(([, o]) => isOutput(o)).map(([k]) => k);
+      for (const [k, o] of all.filter(([, o]) => isOutput(o))) {
+        assert.ok(!o.required && o.default === undefined, `${role}: output ${k} is required or has a default`);
+      }
+      const optional = all.filter(([, o]) => !o.required && !isOutput(o));
       assert.deepEqual(Object.keys(defaults).sort(), optional.map(([k]) => k).sort(), role);
       for (const [k, o] of optional) assert.deepEqual(defaults[k], o.default, `${role}: ${k}`);
     }
+    assert.deepEqual(outputs, {
+      long_running_task: ["long_running_task_found", "long_running_task_job", "long_running_task_status"],
+      async_job_save: ["async_job_save_job", "async_job_save_jobs", "async_job_save_state_file"],
+      async_job_load: [
+        "async_job_load_found",
+        "async_job_load_job",
+        "async_job_load_status",
+        "async_job_load_ansible_job_id",
+        "async_job_load_host",
+        "async_job_load_metadata",
+      ],
+    });
   });
 });

@@ -103,7 +103,7 @@ export class S3Client {
 
   constructor(config: S3Config) {
     this.config = config;
-    this.label = `s3 store ${config.url} (endpoint ${endpointLabel(config)})`;
+    this.label = `${config.url.startsWith("oci://") ? "oci" : "s3"} store ${config.url} (endpoint ${endpointLabel(config)})`;
   }
 
   fail(cause: string, err?: unknown): JobsError {
@@ -125,6 +125,7 @@ export class S3Client {
 
   /** Credentials for the next request: the environment, else the full standard chain (loaded on first use). */
   private async credentials(): Promise<Credentials> {
+    if (this.config.credentials) return this.config.credentials;
     const fromEnv = envCredentials(this.config.profile);
     if (fromEnv) return fromEnv;
     if (!this.chain) {

@@ -16,6 +16,7 @@
  */
 import { invalid } from "../../engine/errors.js";
 import { toBool, toInt } from "../../engine/options.js";
+import type { Credentials } from "./sigv4.js";
 
 export type Sse = "AES256" | "aws:kms";
 
@@ -42,6 +43,8 @@ export interface S3Config {
   requestTimeoutMs: number;
   /** Attempts per request for network errors and 5xx (1 = no retry). */
   maxAttempts: number;
+  /** Keys given explicitly (an oci:// store's Customer Secret Key), used instead of the AWS chain. */
+  credentials?: Credentials | undefined;
 }
 
 export const S3_OPTIONS = [

@@ -148,7 +148,12 @@ def write_job_file_atomic(path, data):
 
 
 def default_job_file_candidates(jid):
-    """~/.ansible_async/<jid> for $HOME, the passwd home and the SUDO_USER home."""
+    """~/.ansible_async/<jid> for $HOME, the passwd home and the SUDO_USER home.
+
+    Run as root (become), also every account's home: a job saved from its jid alone (the earlier
+    save/load roles' interface) has no recorded job file, and the user who launched it may not
+    be the one who checks it.
+    """
     paths = [os.path.join(os.path.expanduser(DEFAULT_ASYNC_DIR), jid)]
     homes = []
     try:
@@ -157,6 +162,8 @@ def default_job_file_candidates(jid):
         sudo_user = os.environ.get('SUDO_USER')
         if sudo_user:
             homes.append(pwd.getpwnam(sudo_user).pw_dir)
+        if os.geteuid() == 0:
+            homes.extend(sorted(set(e.pw_dir for e in pwd.getpwall() if e.pw_dir and e.pw_dir.startswith('/'))))
     except (ImportError, KeyError):
         pass
     for home in homes:

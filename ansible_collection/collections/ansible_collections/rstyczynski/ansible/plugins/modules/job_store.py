@@ -161,6 +161,18 @@ options:
     description: With I(op=list) or I(op=load), include earlier attempts.
     type: bool
     default: false
+  metadata:
+    description:
+      - With I(op=save), a dictionary kept in the record as C(metadata) and returned by I(op=load)
+        (the earlier roles' C(async_job_save_metadata)). At most 64 keys and 8192 characters of JSON.
+    type: dict
+  earlier_state:
+    description:
+      - With I(op=load), the directory of state saved by the earlier C(rstyczynski.ansible) save/load
+        roles (C(<earlier_state>/<host>/<namespace>/<name>.json), the namespace being their playbook
+        name). A job the store does not hold yet is imported from there into the store, then loaded.
+        The earlier file is left in place.
+    type: str
 attributes:
   check_mode:
     support: full

@@ -183,6 +183,34 @@ def test_default_candidates_start_with_home(monkeypatch, tmp_path):
     assert len(paths) == len(set(paths))
 
 
+def test_default_candidates_as_root_include_every_home(monkeypatch, tmp_path):
+    # a job saved from its jid alone, launched by another user than the root that probes it
+    import collections
+    import pwd
+    entry = collections.namedtuple('entry', 'pw_dir')
+    monkeypatch.setenv('HOME', str(tmp_path))
+    monkeypatch.delenv('SUDO_USER', raising=False)
+    monkeypatch.setattr(os, 'geteuid', lambda: 0)
+    monkeypatch.setattr(pwd, 'getpwuid', lambda uid: entry('/root'))
+    monkeypatch.setattr(pwd, 'getpwall', lambda: [entry('/home/deploy'), entry('/root'), entry('')])
+    paths = default_job_file_candidates('j1.2')
+    assert paths[0] == os.path.join(str(tmp_path), '.ansible_async', 'j1.2')
+    assert '/home/deploy/.ansible_async/j1.2' in paths
+    assert len(paths) == len(set(paths))
+
+
+def test_default_candidates_not_root_stay_own(monkeypatch, tmp_path):
+    import pwd
+    monkeypatch.setenv('HOME', str(tmp_path))
+    monkeypatch.delenv('SUDO_USER', raising=False)
+    import collections
+    entry = collections.namedtuple('entry', 'pw_dir')
+    monkeypatch.setattr(os, 'geteuid', lambda: 1000)
+    monkeypatch.setattr(pwd, 'getpwuid', lambda uid: entry('/home/me'))
+    monkeypatch.setattr(pwd, 'getpwall', lambda: pytest.fail('not root: other homes are not searched'))
+    assert default_job_file_candidates('j1.2') == [os.path.join(str(tmp_path), '.ansible_async', 'j1.2'), '/home/me/.ansible_async/j1.2']
+
+
 def test_locate_from_wrapper_env(tmp_path):
     d = tmp_path / 'async'
     d.mkdir()
