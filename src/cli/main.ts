@@ -9,6 +9,7 @@ import { del } from "./commands/delete.js";
 import { history } from "./commands/history.js";
 import { list } from "./commands/list.js";
 import { prune } from "./commands/prune.js";
+import { replay } from "./commands/replay.js";
 import { schema } from "./commands/schema.js";
 import { show } from "./commands/show.js";
 import { VERSION, version } from "./commands/version.js";
@@ -33,6 +34,7 @@ const COMMANDS: Record<string, AnyCommand> = {
   watch,
   prune,
   delete: del,
+  replay,
   schema,
   version,
   help: helpCommand,
