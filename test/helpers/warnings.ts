@@ -15,6 +15,14 @@ export const ALLOWED_WARNINGS: { pattern: RegExp; why: string }[] = [
     pattern: /: the claim is stale: probe it by its token$/,
     why: "a start finds a stale claim that never launched (test/integration/faults.test.ts and the soak take it over on purpose)",
   },
+  {
+    pattern: /job_ledger: task ".*" is no_log, so its result \(and its job id\) is hidden from callbacks/,
+    why: "the job_ledger callback sees a no_log async task (test/integration/callback.test.ts, on purpose)",
+  },
+  {
+    pattern: /job_ledger: the job store .* did not take \d+ launch\(es\)/,
+    why: "the job_ledger callback with its store down (test/integration/callback.test.ts, on purpose)",
+  },
 ];
 
 /** The [WARNING] and [DEPRECATION WARNING] lines of an ansible run that are not allowed. */
