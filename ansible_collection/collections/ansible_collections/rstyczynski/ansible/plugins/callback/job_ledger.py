@@ -59,8 +59,10 @@ requirements:
 options:
   store:
     description:
-      - The job store. A path or C(file://PATH), C(s3://BUCKET[/PREFIX]) or C(ara+http(s)://HOST:PORT).
-      - Empty means C(<playbook_dir>/.ansible_async_state), as for the roles.
+      - The job store, as for the roles and C(ansible-jobs). A path or C(file://PATH), C(s3://BUCKET[/PREFIX]),
+        C(ara+http://HOST:PORT) or C(ara+https://HOST:PORT).
+      - Unset means C(<playbook_dir>/.ansible_async_state), beside the playbook, as for the roles.
+      - E(ANSIBLE_JOBS_STORE) wins over the C(ansible.cfg) key, as Ansible's environment settings do.
     type: str
     env:
       - name: ANSIBLE_JOBS_STORE
