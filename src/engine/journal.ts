@@ -26,7 +26,7 @@ import { homedir, hostname } from "node:os";
 import * as path from "node:path";
 import { DEFAULT_DIR } from "../stores/open.js";
 import { describe } from "./errors.js";
-import { type Ledger } from "./ledger.js";
+import type { Ledger } from "./ledger.js";
 import type { JobRecord } from "./record.js";
 
 export const JOURNAL_VERSION = 1;
@@ -54,9 +54,9 @@ export interface JournalLaunch {
 }
 
 export function journalDir(explicit?: string | null): string {
-  if (explicit && explicit.trim()) return path.resolve(explicit.trim());
+  if (explicit?.trim()) return path.resolve(explicit.trim());
   const env = process.env[JOURNAL_DIR_ENV];
-  if (env && env.trim()) return path.resolve(env.trim());
+  if (env?.trim()) return path.resolve(env.trim());
   return path.join(homedir(), ".ansible", "job_ledger");
 }
 
