@@ -25,7 +25,7 @@ import { closeSync, fsyncSync, linkSync, openSync, readFileSync, readdirSync, un
 import { homedir, hostname } from "node:os";
 import * as path from "node:path";
 import { DEFAULT_DIR } from "../stores/open.js";
-import { describe } from "./errors.js";
+import { JobsError, describe } from "./errors.js";
 import type { Ledger } from "./ledger.js";
 import type { JobRecord } from "./record.js";
 
@@ -266,7 +266,8 @@ export function journals(dir: string): string[] {
       .sort()
       .map((n) => path.join(dir, n));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return [];
+    throw new JobsError("invalid_argument", `journal directory ${dir}: cannot read it (${code ?? (err as Error).message})`, { field: "journal_dir" });
   }
 }

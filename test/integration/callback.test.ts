@@ -77,8 +77,9 @@ describe("the job_ledger callback on podman hosts", () => {
     assert.equal(flat(r).match(/is no_log, so its result/g)?.length, 1, "one warning per task, not per host");
     const recs = await allRecords(store);
     for (const h of hosts.names) {
-      // Not the no_log task, not async_status, and the saved task once, under the save's name.
-      assert.deepEqual(names(recs, h), ["Long sleep", "Loop sleeps[0]", "Loop sleeps[1]", "Wait for a port", "saved-by-role"], h);
+      // Not the no_log task, not async_status, the saved task once, under the save's name, and
+      // both items of a loop whose second item failed (it launched all the same).
+      assert.deepEqual(names(recs, h), ["Long sleep", "Loop sleeps[0]", "Loop sleeps[1]", "Loop with a failed item[0]", "Loop with a failed item[1]", "Wait for a port", "saved-by-role"], h);
       const saved = recs.find((x) => x.host === h && x.name === "saved-by-role")!;
       assert.equal(saved.status, "running");
       assert.equal(saved.attempt, 1);
@@ -219,12 +220,16 @@ describe("the job_ledger callback on podman hosts", () => {
     }
   });
 
-  test("strategy free: a host's launch is in the store before that host's next task", async () => {
+  test("strategy free: a host's launch is in the store before that host's next task; job_ledger_name and job_ledger_namespace", async () => {
     const own = path.join(root, "free-state");
     const r: RunResult = await playbook(path.join(DIR, "free.yml"), { inventory: hosts.inventory, env: withCallback({ ANSIBLE_JOBS_STORE: own }) });
     assert.equal(r.code, 0, r.out);
     for (const h of hosts.names) assert.match(r.out, new RegExp(`"msg": "FREE ${h} 1"`));
     const recs = await allRecords(own);
-    assert.deepEqual(recs.map((x) => [x.host, x.attempt, x.status]), hosts.names.map((h) => [h, 1, "running"]));
+    // Named and namespaced by the task's and the play's vars.
+    assert.deepEqual(
+      recs.map((x) => [x.namespace, x.host, x.name, x.attempt, x.status, x.task]),
+      hosts.names.map((h) => ["free", h, "free-launch", 1, "running", "Free launch"]),
+    );
   });
 });

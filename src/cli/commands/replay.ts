@@ -28,6 +28,6 @@ export const replay = defineCommand({
       }
       print(`${res.msg} (${res.dir})\n`);
     } else print(`${JSON.stringify(res)}\n`);
-    return res.journals.some((j) => j.pending > 0) ? EXIT.store : EXIT.ok;
+    return res.journals.some((j) => j.pending > 0 || j.errors.length > 0) ? EXIT.store : EXIT.ok;
   },
 });

@@ -196,6 +196,13 @@ class CallbackModule(CallbackBase):
     # Results.
 
     def v2_runner_on_ok(self, result):
+        self._record(result)
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        # A loop whose later item failed still launched its earlier items.
+        self._record(result)
+
+    def _record(self, result):
         task = result._task
         if self._skipped(task):
             return
