@@ -27,11 +27,13 @@ import * as path from "node:path";
 import { DEFAULT_DIR } from "../stores/open.js";
 import { JobsError, describe } from "./errors.js";
 import type { Ledger } from "./ledger.js";
+import { mapLimit } from "./limit.js";
 import type { JobRecord } from "./record.js";
 
 export const JOURNAL_VERSION = 1;
 export const JOURNAL_DIR_ENV = "ANSIBLE_JOB_LEDGER_DIR";
 export const JOURNAL_RE = /^journal-.+\.jsonl$/;
+const REPLAY_CONCURRENCY = 16;
 
 export interface JournalLaunch {
   v: 1;
@@ -236,18 +238,27 @@ export async function replayJournal(file: string, ledgerFor: LedgerFor, owned = 
     }
     const { launches, errors } = parseJournal(text, file);
     out.errors.push(...errors);
+    // Identities in parallel (one store write after another costs 10 ms a launch); the launches
+    // of one identity in journal order, so a re-launch stays the later attempt.
+    const byIdentity = new Map<string, JournalLaunch[]>();
     for (const l of launches) {
-      const url = launchStoreUrl(l);
-      try {
-        const rec = await applyLaunch(await ledgerFor(url, l), l);
-        if (rec) out.recorded.push(rec);
-        else out.present++;
-      } catch (err) {
-        out.pending++;
-        out.failedStores[url] ??= describe(err);
-        out.errors.push(`job "${l.name}" (jid ${l.jid}) on ${l.host}, store ${url}: ${describe(err)}`);
-      }
+      const k = JSON.stringify([launchStoreUrl(l), l.namespace, l.host, l.name]);
+      byIdentity.set(k, [...(byIdentity.get(k) ?? []), l]);
     }
+    await mapLimit([...byIdentity.values()], REPLAY_CONCURRENCY, async (group) => {
+      for (const l of group) {
+        const url = launchStoreUrl(l);
+        try {
+          const rec = await applyLaunch(await ledgerFor(url, l), l);
+          if (rec) out.recorded.push(rec);
+          else out.present++;
+        } catch (err) {
+          out.pending++;
+          out.failedStores[url] ??= describe(err);
+          out.errors.push(`job "${l.name}" (jid ${l.jid}) on ${l.host}, store ${url}: ${describe(err)}`);
+        }
+      }
+    });
     if (out.pending === 0 && errors.length === 0) {
       unlinkSync(file);
       out.removed = true;
