@@ -18,7 +18,7 @@ const PLAY = `- hosts: targets
       poll: 0
 `;
 
-export async function benchCallback(hostCount = Number(process.env.LRT_BENCH_HOSTS ?? 30), rounds = 5): Promise<void> {
+export async function benchCallback(hostCount = Number(process.env.LRT_BENCH_HOSTS ?? 30), rounds = Number(process.env.LRT_BENCH_ROUNDS ?? 5)): Promise<void> {
   const dir = tempDir("bench-callback");
   const play = path.join(dir, "play.yml");
   writeFileSync(play, PLAY);
