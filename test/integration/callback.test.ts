@@ -220,7 +220,7 @@ describe("the job_ledger callback on podman hosts", () => {
     }
   });
 
-  test("strategy free: a host's launch is in the store before that host's next task; job_ledger_name and job_ledger_namespace", async () => {
+  test("strategy free: a host's launch is in the store before that host's next task; job_ledger_name and job_ledger_namespace; a re-run is a new attempt", async () => {
     const own = path.join(root, "free-state");
     const r: RunResult = await playbook(path.join(DIR, "free.yml"), { inventory: hosts.inventory, env: withCallback({ ANSIBLE_JOBS_STORE: own }) });
     assert.equal(r.code, 0, r.out);
@@ -230,6 +230,16 @@ describe("the job_ledger callback on podman hosts", () => {
     assert.deepEqual(
       recs.map((x) => [x.namespace, x.host, x.name, x.attempt, x.status, x.task]),
       hosts.names.map((h) => ["free", h, "free-launch", 1, "running", "Free launch"]),
+    );
+    // A re-run launches again while the first job runs: a new attempt, the first kept in history.
+    const again = await playbook(path.join(DIR, "free.yml"), { inventory: hosts.inventory, env: withCallback({ ANSIBLE_JOBS_STORE: own }) });
+    assert.equal(again.code, 0, again.out);
+    assert.deepEqual(
+      (await allRecords(own)).map((x) => [x.host, x.attempt, x.status]),
+      hosts.names.flatMap((h) => [
+        [h, 1, "running"],
+        [h, 2, "running"],
+      ]),
     );
   });
 });
