@@ -1,4 +1,5 @@
 /** make bench: every benchmark, printed with the command that produced it. Numbers vary: compare ratios. */
+import { benchCallback } from "./callback.js";
 import { benchColdStart, benchFilesystem, benchTask } from "./engine.js";
 import { benchRoles } from "./roles.js";
 
@@ -8,6 +9,7 @@ const sections: [string, () => Promise<void>][] = [
   ["task", () => benchTask()],
   ["fs", benchFilesystem],
   ["roles", () => benchRoles()],
+  ["callback", () => benchCallback()],
 ];
 for (const [name, fn] of sections) {
   if (only && only !== name) continue;

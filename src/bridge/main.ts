@@ -8,10 +8,13 @@ import { Ledger } from "../engine/ledger.js";
 import { coerceTo } from "../engine/options.js";
 import { openStore, resolveStoreUrl } from "../stores/open.js";
 import { CONCURRENCY, type Context, type HostInput, type HostOutput, Operations, hostError, mapLimit } from "./ops.js";
+import { type ReplayRequest, type ReplayResponse, replay } from "./replay.js";
 import { JOB_STORE_OPTIONS } from "./spec.js";
 
 export interface Request {
   args: Record<string, unknown>;
+  /** The job_ledger callback's request: replay its journal (and those left by killed runs). */
+  replay?: ReplayRequest;
   hosts?: Record<string, HostInput>;
   context?: Context;
 }
@@ -40,11 +43,12 @@ export function summaryLine(host: string, r: HostOutput): string {
   return `${host}: ${j.name} ${j.status} (${facts.join(", ")})${why ? ` - ${why}` : ""}`;
 }
 
-export async function handle(req: Request): Promise<Response> {
+export async function handle(req: Request): Promise<Response | ReplayResponse> {
   const major = Number(process.versions.node.split(".")[0]);
   if (major < 18) {
     return { changed: false, failed: true, msg: `job_store needs Node.js >= 18 on the controller, found ${process.version}` };
   }
+  if (req && typeof req === "object" && req.replay && typeof req.replay === "object") return replay(req.replay);
   if (!req || typeof req !== "object" || typeof req.args !== "object") {
     return { changed: false, failed: true, msg: "job_store: malformed request from the action plugin (no args)" };
   }
@@ -119,7 +123,7 @@ export async function handle(req: Request): Promise<Response> {
 }
 
 export async function main(): Promise<void> {
-  let res: Response;
+  let res: Response | ReplayResponse;
   try {
     const raw = readFileSync(0, "utf8");
     let req: Request;
@@ -130,8 +134,9 @@ export async function main(): Promise<void> {
     }
     res = await handle(req);
   } catch (err) {
-    res = { changed: false, failed: true, msg: describe(err) };
-    if (!(err instanceof JobsError) || !err.isUserError) res.exception = (err as Error)?.stack ?? String(err);
+    const failure: Response = { changed: false, failed: true, msg: describe(err) };
+    if (!(err instanceof JobsError) || !err.isUserError) failure.exception = (err as Error)?.stack ?? String(err);
+    res = failure;
   }
   process.stdout.write(`${JSON.stringify(res)}\n`);
 }

@@ -216,7 +216,14 @@ export class Operations {
       const id = this.identity(host, `${this.args.name ?? ""}${suffix}`);
       if (launch.skipped) continue;
       if (this.check) continue;
-      const { record, superseded } = await this.ledger.recordNew(id, this.origin(), fields, launch);
+      // The same jid recorded under another name (the job_ledger callback named it after the
+      // task): this save takes that record over, so the job keeps one record.
+      const jid = typeof launch.ansible_job_id === "string" && launch.ansible_job_id ? launch.ansible_job_id : undefined;
+      const prior = jid ? await this.ledger.byJid(id.namespace, host, jid) : undefined;
+      const { record, superseded } =
+        prior && prior.record.name !== id.name
+          ? await this.ledger.adopt(prior, id, this.origin(), fields, launch)
+          : await this.ledger.recordNew(id, this.origin(), fields, launch);
       if (superseded) {
         warnings.push(
           `job "${id.name}" on ${host}: attempt ${superseded.attempt} (${superseded.status}) was replaced by attempt ${record.attempt} and kept in history`,

@@ -83,14 +83,16 @@ export const EXIT_CODES = `EXIT CODES
   2   usage: unknown command or option, bad value, missing argument
   3   --fail-on matched: list, watch or refresh shows a job with one of the given statuses
   4   store: cannot be reached or opened, or a record in the selection is unreadable
-      (the readable ones are still printed; each unreadable file is named on stderr)
+      (the readable ones are still printed; each unreadable file is named on stderr);
+      replay: a launch stayed in its journal
   5   watch --timeout ran out while jobs were still active
   6   refresh: ansible-playbook failed (or found no record of the job) or is not on PATH
   70  internal error (a bug; the stack trace is printed)`;
 
 export const ENVIRONMENT = `ENVIRONMENT
 
-  ANSIBLE_JOBS_STORE  the store when --store is not given (default ./.ansible_async_state)
+  ANSIBLE_JOBS_STORE      the store when --store is not given (default ./.ansible_async_state)
+  ANSIBLE_JOB_LEDGER_DIR  the job_ledger callback's journal directory (replay; default ~/.ansible/job_ledger)
   NO_COLOR            no colour (colour is also off when stdout is not a terminal)`;
 
 export const EXAMPLES: Record<string, string[]> = {
@@ -129,6 +131,7 @@ export const EXAMPLES: Record<string, string[]> = {
     "ansible-jobs refresh nightly-backup -i inventory.ini --fail-on failed,lost,timed_out   # CI gate: exit 3",
   ],
   delete: ["ansible-jobs delete nightly-backup --host db1", "ansible-jobs delete nightly-backup --host db1 --yes"],
+  replay: ["ansible-jobs replay", "ansible-jobs replay --journal-dir /var/lib/job_ledger --json"],
   schema: ["ansible-jobs schema > job-record.schema.json"],
   version: ["ansible-jobs version --json"],
   help: ["ansible-jobs help list"],

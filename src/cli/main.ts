@@ -11,6 +11,7 @@ import { importEarlier } from "./commands/import.js";
 import { list } from "./commands/list.js";
 import { prune } from "./commands/prune.js";
 import { refresh } from "./commands/refresh.js";
+import { replay } from "./commands/replay.js";
 import { schema } from "./commands/schema.js";
 import { show } from "./commands/show.js";
 import { VERSION, version } from "./commands/version.js";
@@ -36,6 +37,7 @@ const COMMANDS: Record<string, AnyCommand> = {
   prune,
   refresh,
   import: importEarlier,
+  replay,
   delete: del,
   schema,
   version,

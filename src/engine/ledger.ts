@@ -310,10 +310,18 @@ export class Ledger {
    * token can tell; replacing it would leave that job in no record and beyond adoption, so
    * the save fails instead, and the caller names the jid it was given, which keeps running.
    */
-  async recordNew(id: Identity, origin: Origin, fields: Partial<JobRecord>, launch: AnyResult): Promise<{ record: JobRecord; superseded?: JobRecord }> {
+  async recordNew(
+    id: Identity,
+    origin: Origin,
+    fields: Partial<JobRecord>,
+    launch: AnyResult,
+  ): Promise<{ record: JobRecord; superseded?: JobRecord; existing?: boolean }> {
     checkIdentity(id);
     return retry(CAS, async () => {
       const head = await this.head(id);
+      // The same launch again (a save repeated, a journal replayed twice): it is already the head.
+      const jid = typeof launch.ansible_job_id === "string" ? launch.ansible_job_id : undefined;
+      if (head && jid && head.record.jid === jid) return { record: head.record, existing: true };
       if (head && launchPending(head.record)) {
         throw new JobsError(
           "conflict",
@@ -361,6 +369,37 @@ export class Ledger {
         return AGAIN;
       }
     }, () => new JobsError("conflict", `job "${id.name}" on ${id.host}: the head kept changing; try again`));
+  }
+
+  /**
+   * Records `launch` under `id`, taking over `prior`, the record of the same jid under another
+   * name (the job_ledger callback's record of a task that async_job_save then saves): one job,
+   * one record. The new record keeps the prior's start time, the jid index names the new
+   * record, and the prior head is deleted when it is still that attempt.
+   */
+  async adopt(prior: Head, id: Identity, origin: Origin, fields: Partial<JobRecord>, launch: AnyResult) {
+    const res = await this.recordNew(id, origin, { ...fields, async_timeout: fields.async_timeout ?? prior.record.async_timeout, started_at: prior.record.started_at }, launch);
+    const rec = res.record;
+    if (rec.jid) {
+      const key = keys.jid(rec.namespace, rec.host, rec.jid);
+      const idx = await this.store.get(key);
+      const ref = { namespace: rec.namespace, host: rec.host, name: rec.name, attempt: rec.attempt, id: rec.id };
+      try {
+        if (idx) await this.store.update(key, ref, idx.version);
+        else await this.store.create(key, ref);
+      } catch (err) {
+        if (!isCode(err, "conflict") && !isCode(err, "exists") && !isCode(err, "not_found")) throw err;
+      }
+    }
+    const cur = await this.head(prior.record);
+    if (cur && cur.record.id === prior.record.id) {
+      try {
+        await this.store.delete(keys.head(prior.record), cur.entry.version);
+      } catch (err) {
+        if (!isCode(err, "conflict") && !isCode(err, "not_found")) throw err;
+      }
+    }
+    return res;
   }
 
   async indexJid(rec: JobRecord): Promise<void> {

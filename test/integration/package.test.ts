@@ -21,6 +21,8 @@ test("the built tarball carries the engine bundle, its notices and licences, and
     "meta/execution-environment.yml",
     "bindep.txt",
     "plugins/action/job_store.py",
+    "plugins/callback/job_ledger.py",
+    "plugins/plugin_utils/_engine_process.py",
     "plugins/modules/job_store.py",
     "plugins/modules/async_job_probe.py",
     "roles/long_running_task/meta/argument_specs.yml",

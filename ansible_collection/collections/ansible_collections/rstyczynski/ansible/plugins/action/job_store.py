@@ -16,24 +16,12 @@ __metaclass__ = type
 
 import json
 import os
-import shutil
-import subprocess
 
 from ansible import context
 from ansible.parsing.mod_args import ModuleArgsParser
 from ansible.parsing.ajson import AnsibleJSONEncoder
 from ansible.plugins.action import ActionBase
-
-# The bundle lives under plugins/ (a collection's callable code may not depend on files outside
-# meta/, plugins/, roles/, playbooks/), in plugin_utils/_engine/, which ansible-doc does not list.
-ENGINE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                      'plugin_utils', '_engine', 'job_store_engine.cjs')
-
-NODE_HELP = ("Install Node.js 18 or later on the controller (Debian/Ubuntu: apt-get install nodejs; "
-             "AWX/AAP execution environment: ansible-builder installs nodejs from this collection's bindep.txt, "
-             "and on EL9, whose default nodejs is 16, 'RUN dnf module enable -y nodejs:22' (microdnf on minimal "
-             "images) in additional_build_steps.prepend_base makes it 22) "
-             "or point ansible_node_interpreter at a node binary.")
+from ansible_collections.rstyczynski.ansible.plugins.plugin_utils._engine_process import EngineError, find_node, run_engine
 
 # Play-level magic variables: the same for every host of the play, never taken from another host.
 _PLAY_LEVEL = frozenset(('omit', 'playbook_dir', 'groups', 'ansible_play_hosts', 'ansible_play_hosts_all',
@@ -174,44 +162,23 @@ class ActionModule(ActionBase):
 
     def _node(self, task_vars):
         node = task_vars.get('ansible_node_interpreter')
-        if node:
-            return self._templar.template(node)
-        return shutil.which('node')
+        return find_node(self._templar.template(node) if node else None)
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super(ActionModule, self).run(tmp, task_vars)
         node = self._node(task_vars)
-        if not node:
-            return dict(result, failed=True, msg='job_store: node was not found on the controller. ' + NODE_HELP)
-        if not os.path.exists(ENGINE):
-            return dict(result, failed=True, msg='job_store: the engine bundle %s is missing; in a source checkout, '
-                        'build it (make build, or node scripts/build.mjs), or install a collection tarball built '
-                        'after that (make collection)' % ENGINE)
         try:
             request = self._request(task_vars)
         except _CallInputError as err:
             return dict(result, failed=True, msg=str(err))
         try:
-            proc = subprocess.run([node, ENGINE], input=request.encode('utf-8'),
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
-        except OSError as err:
-            return dict(result, failed=True, msg='job_store: cannot run %s: %s. %s' % (node, err, NODE_HELP))
-        try:
-            response = json.loads(proc.stdout.decode('utf-8'))
-        except ValueError:
-            version = subprocess.run([node, '--version'], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     check=False).stdout.decode('utf-8', 'replace').strip()
-            stderr = proc.stderr.decode('utf-8', 'replace')
-            major = version.lstrip('v').split('.')[0]
-            if major.isdigit() and int(major) >= 18:
-                hint = 'This is a bug of the engine: please report it with its output (stderr)%s.' % (
-                    ': ' + stderr.strip().splitlines()[-1][:300] if stderr.strip() else ', which was empty')
-            else:
-                hint = 'It needs Node.js >= 18. %s' % NODE_HELP
-            return dict(result, failed=True, stderr=stderr[-2000:],
-                        msg='job_store: the engine did not answer (node %s, exit %s). %s'
-                        % (version or node, proc.returncode, hint))
+            response = run_engine(node, request, 'job_store')
+        except EngineError as err:
+            out = dict(result, failed=True, msg=str(err))
+            if err.stderr is not None:
+                out['stderr'] = err.stderr
+            return out
         for warning in response.pop('warnings', None) or []:
             self._display.warning(warning)
         result.update(response)
