@@ -64,6 +64,22 @@ module.exports = m.exports;`,
   },
 };
 
+// The dashboard's page script (ansible-jobs serve), bundled for the browser and put into the CLI as
+// a string (src/serve/assets.ts): the page needs nothing from the network.
+const page = await build({
+  entryPoints: ["src/serve/page/main.ts"],
+  bundle: true,
+  platform: "browser",
+  target: "es2020",
+  format: "iife",
+  minify: true,
+  legalComments: "none",
+  metafile: true,
+  write: false,
+  logLevel: "warning",
+});
+const pageJs = page.outputFiles[0].text;
+
 const licence = [
   "// SPDX-License-Identifier: GPL-3.0-or-later",
   "// Copyright: rstyczynski.ansible contributors. GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)",
@@ -71,14 +87,20 @@ const licence = [
 ].join("\n");
 const bundles = [
   { entry: "src/bridge/entry.ts", out: "dist/job_store_engine.cjs", banner: `// rstyczynski.ansible job_store engine (bundled, do not edit)\n${licence}` },
-  { entry: "src/cli/entry.ts", out: "dist/ansible-jobs.cjs", banner: `#!/usr/bin/env node\n// ansible-jobs CLI (bundled, do not edit)\n${licence}`, executable: true },
+  {
+    entry: "src/cli/entry.ts",
+    out: "dist/ansible-jobs.cjs",
+    banner: `#!/usr/bin/env node\n// ansible-jobs CLI (bundled, do not edit)\n${licence}`,
+    executable: true,
+    define: { __DASHBOARD_JS__: JSON.stringify(pageJs) },
+  },
 ];
 // The bundles' location before 1.0.0: a stale copy there would be packed into the tarball.
 rmSync(`${COLL}/engine`, { recursive: true, force: true });
 mkdirSync(ENGINE_DIR, { recursive: true });
 const meta = { outputs: {}, lazy: lazyMeta };
 for (const b of bundles) {
-  const r = await build({ ...common, entryPoints: [b.entry], outfile: b.out, banner: { js: b.banner }, plugins: [lazyStores] });
+  const r = await build({ ...common, entryPoints: [b.entry], outfile: b.out, banner: { js: b.banner }, plugins: [lazyStores], define: b.define ?? {} });
   const name = path.basename(b.out);
   meta.outputs[name] = r.metafile;
   copyFileSync(b.out, `${ENGINE_DIR}/${name}`);
@@ -86,6 +108,7 @@ for (const b of bundles) {
   console.log(`${b.out}: ${(statSync(b.out).size / 1024).toFixed(1)} KiB`);
 }
 for (const [spec, code] of Object.entries(lazyCode)) console.log(`  embedded ${spec}: ${(code.length / 1024).toFixed(1)} KiB`);
+console.log(`  embedded dashboard page script: ${(pageJs.length / 1024).toFixed(1)} KiB`);
 
 // ---- third-party notices ----
 

@@ -122,6 +122,11 @@ export const EXAMPLES: Record<string, string[]> = {
     "ansible-jobs prune --older-than 30d --status succeeded,cancelled",
   ],
   delete: ["ansible-jobs delete nightly-backup --host db1", "ansible-jobs delete nightly-backup --host db1 --yes"],
+  serve: [
+    "ansible-jobs serve                               # http://127.0.0.1:8765/",
+    "ansible-jobs serve --store s3://ops-jobs/ci --listen 127.0.0.1:9000",
+    "ANSIBLE_JOBS_TOKEN=$(openssl rand -hex 16) ansible-jobs serve --listen 0.0.0.0:8765 --tls-cert cert.pem --tls-key key.pem",
+  ],
   schema: ["ansible-jobs schema > job-record.schema.json"],
   version: ["ansible-jobs version --json"],
   help: ["ansible-jobs help list"],

@@ -10,6 +10,7 @@ import { history } from "./commands/history.js";
 import { list } from "./commands/list.js";
 import { prune } from "./commands/prune.js";
 import { schema } from "./commands/schema.js";
+import { serve } from "./commands/serve.js";
 import { show } from "./commands/show.js";
 import { VERSION, version } from "./commands/version.js";
 import { watch } from "./commands/watch.js";
@@ -33,6 +34,7 @@ const COMMANDS: Record<string, AnyCommand> = {
   watch,
   prune,
   delete: del,
+  serve,
   schema,
   version,
   help: helpCommand,
