@@ -1,6 +1,7 @@
 /** make bench: every benchmark, printed with the command that produced it. Numbers vary: compare ratios. */
 import { benchColdStart, benchFilesystem, benchTask } from "./engine.js";
 import { benchRoles } from "./roles.js";
+import { benchServe } from "./serve.js";
 
 const only = process.argv[2];
 const sections: [string, () => Promise<void>][] = [
@@ -8,6 +9,7 @@ const sections: [string, () => Promise<void>][] = [
   ["task", () => benchTask()],
   ["fs", benchFilesystem],
   ["roles", () => benchRoles()],
+  ["serve", () => benchServe()],
 ];
 for (const [name, fn] of sections) {
   if (only && only !== name) continue;

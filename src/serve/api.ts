@@ -162,7 +162,10 @@ export async function timeline(s: OpenedStore, params: URLSearchParams): Promise
   const byHost = new Map<string, TimelineAttempt[]>();
   for (const r of records) {
     let row = byHost.get(r.host);
-    if (!row) byHost.set(r.host, (row = []));
+    if (!row) {
+      row = [];
+      byHost.set(r.host, row);
+    }
     row.push({
       namespace: r.namespace,
       name: r.name,
