@@ -7,13 +7,12 @@
  *   GET /api/jobs/NAMESPACE/HOST/NAME          (each part URL-encoded)
  *   GET /api/timeline?<the filters of /api/jobs>&hosts=50
  */
-import { parseBool } from "../engine/options.js";
+import type { OpenedStore, Selection } from "../cli/context.js";
+import { CliError } from "../cli/errors.js";
 import type { JobRecord } from "../engine/record.js";
 import { STATUSES, type Status } from "../engine/status.js";
-import { parseArgv } from "../cli/argv.js";
-import { type OpenedStore, type Selection, select, selection, selectionArgs } from "../cli/context.js";
-import { CliError } from "../cli/errors.js";
 import { araPlayLink } from "./ara-link.js";
+import type { CliParts } from "./cli-parts.js";
 
 export class ApiError extends Error {
   constructor(
@@ -31,19 +30,15 @@ type SortKey = (typeof SORT_KEYS)[number];
 const MAX_LIMIT = 1000;
 
 /** `?status=failed&all-namespaces=1` -> the selection `ansible-jobs list --status=failed --all-namespaces` makes. */
-export function selectionOf(params: URLSearchParams): Selection {
+export function selectionOf(cli: CliParts, params: URLSearchParams): Selection {
   const tokens: string[] = [];
   for (const [k, v] of params) {
     if (PAGING.has(k)) continue;
-    const def = (selectionArgs as Record<string, { type: string }>)[k];
-    if (def?.type === "boolean") {
-      const b = v === "" ? true : parseBool(v);
-      if (b === undefined) throw new ApiError(400, `${k}: "${v}" is not a boolean (true, false, 1, 0)`);
-      tokens.push(b ? `--${k}` : `--no-${k}`);
-    } else tokens.push(`--${k}=${v}`);
+    // `?history` alone is `--history`; booleans otherwise take the parser's true/false, yes/no, 1/0.
+    tokens.push(v === "" && (cli.selectionArgs as Record<string, { type: string }>)[k]?.type === "boolean" ? `--${k}` : `--${k}=${v}`);
   }
   try {
-    return selection(parseArgv("list", selectionArgs, tokens), "list");
+    return cli.selection(cli.parseArgv("list", cli.selectionArgs, tokens), "list");
   } catch (err) {
     if (err instanceof CliError) throw new ApiError(400, err.message);
     throw err;
@@ -101,8 +96,8 @@ export interface JobsPage {
 }
 
 /** GET /api/jobs */
-export async function jobs(s: OpenedStore, params: URLSearchParams): Promise<JobsPage> {
-  const sel = selectionOf(params);
+export async function jobs(cli: CliParts, s: OpenedStore, params: URLSearchParams): Promise<JobsPage> {
+  const sel = selectionOf(cli, params);
   const sortRaw = params.get("sort") || "host";
   if (!(SORT_KEYS as readonly string[]).includes(sortRaw)) throw new ApiError(400, `sort: "${sortRaw}" is not one of ${SORT_KEYS.join(", ")}`);
   const sort = sortRaw as SortKey;
@@ -112,7 +107,7 @@ export async function jobs(s: OpenedStore, params: URLSearchParams): Promise<Job
   const offset = intParam(params, "offset", 0, Number.MAX_SAFE_INTEGER);
   const now = Date.now();
   // One query without the status filter: the counts need it; the status filter is then the same test list applies.
-  const { records: all, errors } = await select(s, { ...sel, statuses: undefined }, now);
+  const { records: all, errors } = await cli.select(s, { ...sel, statuses: undefined }, now);
   const statuses = sel.statuses;
   const records = statuses ? all.filter((r) => statuses.includes(r.status)) : all;
   if (sort !== "host") {
@@ -154,11 +149,11 @@ export interface Timeline {
 }
 
 /** GET /api/timeline: every attempt (history included) of the selected jobs, one row per host. */
-export async function timeline(s: OpenedStore, params: URLSearchParams): Promise<Timeline> {
-  const sel = selectionOf(params);
+export async function timeline(cli: CliParts, s: OpenedStore, params: URLSearchParams): Promise<Timeline> {
+  const sel = selectionOf(cli, params);
   const maxHosts = intParam(params, "hosts", 50, 1000);
   const now = Date.now();
-  const { records, errors } = await select(s, { ...sel, history: true }, now);
+  const { records, errors } = await cli.select(s, { ...sel, history: true }, now);
   const byHost = new Map<string, TimelineAttempt[]>();
   for (const r of records) {
     let row = byHost.get(r.host);

@@ -6,11 +6,12 @@
 import { createHash } from "node:crypto";
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import { JobsError } from "../engine/errors.js";
-import { type OpenedStore, close, open, select, warn } from "../cli/context.js";
+import type { OpenedStore } from "../cli/context.js";
 import { CliError, EXIT } from "../cli/errors.js";
+import { JobsError } from "../engine/errors.js";
 import { ApiError, job, jobs, timeline } from "./api.js";
 import { ASSETS } from "./assets.js";
+import type { CliParts } from "./cli-parts.js";
 import type { ServeOptions } from "./options.js";
 import { hostAllowed, requestToken, sameToken, securityHeaders, tokenCookie } from "./security.js";
 
@@ -46,6 +47,7 @@ class Feed {
   private busy = false;
 
   constructor(
+    private readonly cli: CliParts,
     private readonly store: OpenedStore,
     private readonly intervalMs: number,
   ) {}
@@ -89,7 +91,7 @@ class Feed {
         newerThanSec: undefined,
         history: false,
       };
-      const { records, errors } = await select(this.store, all);
+      const { records, errors } = await this.cli.select(this.store, all);
       const h = createHash("sha256");
       for (const r of records) h.update(`${r.id}\u0000${r.status}\u0000${r.updated_at}\n`);
       for (const e of errors) h.update(`!${e}\n`);
@@ -112,7 +114,7 @@ class Feed {
   }
 }
 
-export function makeHandler(s: OpenedStore, opts: ServeOptions, storeArg: string, feed: Feed) {
+function makeHandler(cli: CliParts, s: OpenedStore, opts: ServeOptions, storeArg: string, feed: Feed) {
   const secure = opts.tls !== undefined;
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const t0 = process.hrtime.bigint();
@@ -145,8 +147,8 @@ export function makeHandler(s: OpenedStore, opts: ServeOptions, storeArg: string
       if (p === "/app.css") return send(res, 200, "text/css; charset=utf-8", ASSETS.css);
       if (p === "/favicon.ico") return send(res, 204, "image/x-icon", "");
       if (p === "/api/events") return feed.add(res);
-      if (p === "/api/jobs") return sendJson(res, 200, await jobs(s, url.searchParams), t0);
-      if (p === "/api/timeline") return sendJson(res, 200, await timeline(s, url.searchParams), t0);
+      if (p === "/api/jobs") return sendJson(res, 200, await jobs(cli, s, url.searchParams), t0);
+      if (p === "/api/timeline") return sendJson(res, 200, await timeline(cli, s, url.searchParams), t0);
       if (p.startsWith("/api/jobs/")) return sendJson(res, 200, await job(s, p.slice("/api/jobs/".length), storeArg), t0);
       if (p.startsWith("/api/")) return sendJson(res, 404, { error: `no such API: ${p} (see docs/cli.md)` });
       send(res, 404, "text/plain; charset=utf-8", "Not found\n");
@@ -171,17 +173,17 @@ function listen(server: Server, opts: ServeOptions): Promise<number> {
 }
 
 /** Runs the dashboard until SIGINT or SIGTERM; the exit code. */
-export async function runServer(opts: ServeOptions): Promise<number> {
-  const s = await open({ store: opts.store });
-  const feed = new Feed(s, opts.intervalSec * 1000);
-  const handler = makeHandler(s, opts, opts.store ?? process.env.ANSIBLE_JOBS_STORE ?? s.url, feed);
+export async function runServer(opts: ServeOptions, cli: CliParts): Promise<number> {
+  const s = await cli.open({ store: opts.store });
+  const feed = new Feed(cli, s, opts.intervalSec * 1000);
+  const handler = makeHandler(cli, s, opts, opts.store ?? process.env.ANSIBLE_JOBS_STORE ?? s.url, feed);
   const onRequest = (req: IncomingMessage, res: ServerResponse) => void handler(req, res);
   const server = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, onRequest) : createServer(onRequest);
   const port = await listen(server, opts);
   const scheme = opts.tls ? "https" : "http";
   const shownHost = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
   if (opts.token !== undefined && !opts.tls && !opts.loopback) {
-    warn("the token travels in clear text over plain HTTP: anybody on the network path can read it; use --tls-cert/--tls-key, or an SSH tunnel to a loopback address");
+    cli.warn("the token travels in clear text over plain HTTP: anybody on the network path can read it; use --tls-cert/--tls-key, or an SSH tunnel to a loopback address");
   }
   process.stdout.write(`ansible-jobs serve: ${s.url} at ${scheme}://${shownHost}:${port}/ (read-only; Ctrl-C stops it)\n`);
   if (opts.token !== undefined) process.stdout.write(`Open ${scheme}://${shownHost}:${port}/?token=TOKEN once in the browser; API clients send Authorization: Bearer TOKEN\n`);
@@ -193,6 +195,6 @@ export async function runServer(opts: ServeOptions): Promise<number> {
   feed.closeAll();
   server.closeAllConnections?.();
   await new Promise<void>((resolve) => server.close(() => resolve()));
-  await close(s);
+  await cli.close(s);
   return EXIT.ok;
 }

@@ -1,13 +1,14 @@
-import { defineCommand } from "../argv.js";
-import { globalArgs, parseDurationArg } from "../context.js";
+import { defineCommand, parseArgv } from "../argv.js";
+import { close, globalArgs, open, parseDurationArg, select, selection, selectionArgs, warn } from "../context.js";
 import { usageError } from "../errors.js";
 
 const MIN_INTERVAL_SEC = 0.2;
 
 /**
  * ansible-jobs serve: the read-only dashboard. Only its options live here; the server, the API
- * and the page (src/serve/) are imported when the command runs, so that the other commands'
- * cold start does not pay for them.
+ * and the page (src/serve/) are a bundle of their own, embedded as a string and compiled when
+ * this command runs (scripts/build.mjs), so that the other commands' cold start does not pay for
+ * them. They get the CLI's store and selection functions from here (src/serve/cli-parts.ts).
  */
 export const serve = defineCommand({
   meta: { name: "serve", description: "Serve a read-only web dashboard of the store: jobs table, per-host timeline, job pages, live updates" },
@@ -35,7 +36,7 @@ export const serve = defineCommand({
   async run({ args }) {
     const intervalSec = parseDurationArg(args.interval ?? "2", "--interval", "serve")!;
     if (intervalSec < MIN_INTERVAL_SEC) throw usageError(`--interval must be at least ${MIN_INTERVAL_SEC}s`, "serve");
-    const { serveOptions } = await import("../../serve/options.js");
+    const { serveOptions, runServer } = await import("../../serve/index.js");
     const opts = serveOptions({
       listen: args.listen,
       token: args.token ?? (process.env.ANSIBLE_JOBS_TOKEN || undefined),
@@ -45,7 +46,6 @@ export const serve = defineCommand({
       intervalSec,
       store: args.store,
     });
-    const { runServer } = await import("../../serve/server.js");
-    return runServer(opts);
+    return runServer(opts, { open, close, select, selection, selectionArgs, parseArgv, warn });
   },
 });
