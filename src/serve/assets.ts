@@ -63,8 +63,8 @@ svg.timeline { display:block; font-size:11px; }
 .bar-label { fill:#fff; font-size:10px; font-weight:600; pointer-events:none; paint-order:stroke; stroke:rgba(0,0,0,.35); stroke-width:2px; }
 .updated-mark { stroke:#111; stroke-width:2; }
 .since-update { stroke:#8a94a6; stroke-width:2; stroke-dasharray:4 3; } .since-update.stale { stroke:#c62828; }
-.stale-label { fill:#c62828; font-size:10px; font-weight:600; }
-.pat-bg { fill:transparent; } .pat-fg { stroke:rgba(255,255,255,.75); stroke-width:2; } .pat-dot { fill:rgba(255,255,255,.85); }
+.stale-label { fill:#c62828; font-size:10px; font-weight:600; paint-order:stroke; stroke:#fff; stroke-width:3px; }
+.pat-bg { fill:transparent; } .pat-fg { stroke:rgba(255,255,255,.6); stroke-width:1.5; } .pat-dot { fill:rgba(255,255,255,.7); }
 .bar:hover rect { opacity:.8; }
 .fill-starting { fill:var(--starting); } .fill-running { fill:var(--running); } .fill-unreachable { fill:var(--unreachable); }
 .fill-succeeded { fill:var(--succeeded); } .fill-failed { fill:var(--failed); } .fill-timed_out { fill:var(--timed_out); }

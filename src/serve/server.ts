@@ -146,7 +146,7 @@ function makeHandler(cli: CliParts, s: OpenedStore, opts: ServeOptions, storeArg
       if (p === "/app.js") return send(res, 200, "text/javascript; charset=utf-8", ASSETS.js);
       if (p === "/app.css") return send(res, 200, "text/css; charset=utf-8", ASSETS.css);
       if (p === "/favicon.ico") return send(res, 204, "image/x-icon", "");
-      if (p === "/api/events") return feed.add(res);
+      if (p === "/api/events") return req.method === "HEAD" ? send(res, 200, "text/event-stream; charset=utf-8", "") : feed.add(res);
       if (p === "/api/jobs") return sendJson(res, 200, await jobs(cli, s, url.searchParams), t0);
       if (p === "/api/timeline") return sendJson(res, 200, await timeline(cli, s, url.searchParams), t0);
       if (p.startsWith("/api/jobs/")) return sendJson(res, 200, await job(s, p.slice("/api/jobs/".length), storeArg), t0);

@@ -16,6 +16,7 @@ import { type Chromium, launchChromium } from "../helpers/browser.js";
 import { type Dashboard, startDashboard } from "../helpers/dashboard.js";
 import { type Hosts, hostCtl, podmanHosts } from "../helpers/hosts.js";
 import { roleRunner } from "../helpers/roles.js";
+import { backdate, openLedger } from "../cli/fixtures.js";
 import { ensureBuilt } from "../cli/helpers.js";
 
 const XSS_NAME_1 = "<script>window.__xss=1</script>";
@@ -134,7 +135,9 @@ describe("ansible-jobs serve in chromium, over a store filled by ansible-playboo
     await page.waitForFunction(() => document.querySelectorAll("#jobs tbody tr.row").length === 2);
     assert.match(page.url(), /#\/\?status=failed$/);
     assert.deepEqual((await rows().evaluateAll((trs) => trs.map((t) => t.getAttribute("data-status")))).sort(), ["failed", "failed"]);
-    assert.equal(await page.locator("svg.timeline a.bar").count(), 2, "the timeline follows the filter");
+    // The timeline follows the filter (it is drawn after the table).
+    await page.waitForFunction(() => document.querySelectorAll("svg.timeline a.bar").length === 2);
+    assert.deepEqual(await page.locator("svg.timeline a.bar").evaluateAll((as) => as.map((a) => a.getAttribute("data-status"))), ["failed", "failed"]);
     await page.locator("#f-host").fill(h(3));
     await page.waitForFunction(() => document.querySelectorAll("#jobs tbody tr.row").length === 1);
     assert.match(page.url(), /status=failed&host=lrt-dash-3/);
@@ -211,11 +214,23 @@ describe("ansible-jobs serve in chromium, over a store filled by ansible-playboo
       { timeout: 20_000 },
     );
     assert.equal(await page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument), true, "no reload");
-    assert.equal(await page.locator('svg.timeline a.bar[data-name="nightly"][data-status="lost"]').count(), 1);
+    await page.locator('svg.timeline a.bar[data-name="nightly"][data-status="lost"]').waitFor();
     await page.waitForTimeout(300);
     const shot = process.env.DASHBOARD_SCREENSHOT ?? path.join(tmpdir(), "ansible-jobs-dashboard.png");
     await page.screenshot({ path: shot, fullPage: true });
     console.log(`screenshot: ${shot}`);
+  });
+
+  test("a running job whose record was not written for 10 minutes shows as stale", async () => {
+    // Nobody checked host 1's nightly job for 10 minutes (its record's times moved back).
+    await backdate(openLedger(store), { namespace: "default", host: h(1), name: "nightly" }, 600);
+    const r = row(h(1), "nightly");
+    await page.waitForFunction((host: string) => document.querySelector(`#jobs tr.row[data-host="${host}"][data-name="nightly"] .badge.stale`) !== null, h(1), {
+      timeout: 20_000,
+    });
+    assert.equal((await r.locator(".badge").textContent())?.trim(), "running (stale)");
+    assert.match((await page.locator("svg.timeline .stale-label").textContent({ timeout: 10_000 })) ?? "", /^no update for 10m/);
+    assert.equal(await page.locator('svg.timeline a.bar.stale[data-name="nightly"]').count(), 1);
     assert.deepEqual(problems, [], "no console error, CSP violation or script error");
   });
 

@@ -49,7 +49,7 @@ function defs(): SVGElement {
     "defs",
     {},
     pat("p-hatch", s("rect", { width: 6, height: 6, class: "pat-bg" }), s("line", { x1: 0, y1: 0, x2: 0, y2: 6, class: "pat-fg" })),
-    pat("p-cross", s("rect", { width: 6, height: 6, class: "pat-bg" }), s("path", { d: "M0 0L6 6M6 0L0 6", class: "pat-fg" })),
+    pat("p-cross", s("rect", { width: 6, height: 6, class: "pat-bg" }), s("path", { d: "M0 3H6M3 0V6", class: "pat-fg" })),
     pat("p-dots", s("rect", { width: 6, height: 6, class: "pat-bg" }), s("circle", { cx: 3, cy: 3, r: 1.2, class: "pat-dot" })),
   );
 }
@@ -78,6 +78,7 @@ export function renderTimeline(data: TimelineData, width: number, jobHref: (a: A
   for (const t of axis.at) {
     svg.append(s("line", { x1: x(t), x2: x(t), y1: AXIS_H - 4, y2: height, class: "grid" }));
     const label = clock(t, axis.step < 60000);
+    if (Math.abs(x(t) - x(now)) < 45) continue; // "now" is labelled there
     svg.append(s("text", { x: x(t), y: 12, class: "tick", "text-anchor": "middle" }, spanDays ? `${day(t)} ${label}` : label));
   }
   svg.append(s("line", { x1: x(now), x2: x(now), y1: AXIS_H - 6, y2: height, class: "now" }));
