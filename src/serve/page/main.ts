@@ -330,6 +330,7 @@ async function refreshJob(rest: string): Promise<void> {
     clear(main, h("p", {}, h("a", { href: "#/" }, "← all jobs")), h("div", { class: "panel error-box", id: "job-error" }, (err as Error).message));
     return;
   }
+  byId("store").textContent = d.store;
   const r = d.record;
   const now = Date.parse(d.now);
   const stale = ACTIVE.has(r.status) && now - Date.parse(r.updated_at) > STALE_MS;
@@ -398,7 +399,7 @@ async function refreshJob(rest: string): Promise<void> {
               ["changed", res.changed],
               ["output truncated", res.truncated],
             ])
-          : h("p", { class: "note" }, r.no_log ? "No result kept: the job is marked no_log." : "No result yet."),
+          : h("p", { class: "note" }, r.no_log ? "No result kept: the job is marked no_log." : ACTIVE.has(r.status) ? "No result yet." : "No result recorded."),
       ),
     ),
     h("section", { class: "panel" }, h("h3", {}, "Output (stdout tail)"), h("pre", { class: "out", id: "stdout" }, res?.stdout_tail || "(none)")),
