@@ -2,6 +2,7 @@
 import { benchCallback } from "./callback.js";
 import { benchColdStart, benchFilesystem, benchTask } from "./engine.js";
 import { benchRoles } from "./roles.js";
+import { benchServe } from "./serve.js";
 
 const only = process.argv[2];
 const sections: [string, () => Promise<void>][] = [
@@ -10,6 +11,7 @@ const sections: [string, () => Promise<void>][] = [
   ["fs", benchFilesystem],
   ["roles", () => benchRoles()],
   ["callback", () => benchCallback()],
+  ["serve", () => benchServe()],
 ];
 for (const [name, fn] of sections) {
   if (only && only !== name) continue;

@@ -39,21 +39,52 @@ const common = {
   logLevel: "warning",
 };
 
-const LAZY = { "./s3.js": { entry: "src/stores/s3.ts", label: "S3" }, "./ara.js": { entry: "src/stores/ara.ts", label: "Ara" } };
+// The dashboard's page script (ansible-jobs serve), bundled for the browser and put into the CLI as
+// a string (src/serve/assets.ts): the page needs nothing from the network.
+const page = await build({
+  entryPoints: ["src/serve/page/main.ts"],
+  bundle: true,
+  platform: "browser",
+  target: "es2020",
+  format: "iife",
+  minify: true,
+  legalComments: "none",
+  metafile: true,
+  write: false,
+  logLevel: "warning",
+});
+const pageJs = page.outputFiles[0].text;
+
+// The dashboard (ansible-jobs serve) is embedded the same way: only `serve` compiles it. It gets
+// the CLI's store and selection functions from the serve command (src/serve/cli-parts.ts), so its
+// bundle holds no second copy of the stores.
+const LAZY = {
+  "./s3.js": { entry: "src/stores/s3.ts", label: "S3 store", importer: "stores/open.ts" },
+  "./ara.js": { entry: "src/stores/ara.ts", label: "Ara store", importer: "stores/open.ts" },
+  "../../serve/index.js": {
+    entry: "src/serve/index.ts",
+    label: "dashboard",
+    importer: "cli/commands/serve.ts",
+    define: { __DASHBOARD_JS__: JSON.stringify(pageJs) },
+  },
+};
 const lazyCode = {};
 const lazyMeta = {};
-for (const [spec, { entry }] of Object.entries(LAZY)) {
-  const r = await build({ ...common, entryPoints: [entry], write: false });
+for (const [spec, { entry, define }] of Object.entries(LAZY)) {
+  const r = await build({ ...common, entryPoints: [entry], write: false, define: define ?? {} });
   lazyCode[spec] = r.outputFiles[0].text;
   lazyMeta[spec] = r.metafile;
 }
+for (const input of Object.keys(lazyMeta["../../serve/index.js"].inputs)) {
+  if (/stores\/|engine\/ledger|node_modules/.test(input)) throw new Error(`the dashboard's bundle must not hold ${input}: take it from the CLI (src/serve/cli-parts.ts)`);
+}
 
-/** Resolves `import("./s3.js")` from src/stores/open.ts to a module that compiles the embedded code on first use. */
+/** Resolves `import("./s3.js")` from src/stores/open.ts (and the dashboard's from the serve command) to a module that compiles the embedded code on first use. */
 const lazyStores = {
   name: "lazy-stores",
   setup(b) {
-    b.onResolve({ filter: /^\.\/(s3|ara)\.js$/ }, (args) =>
-      args.importer.endsWith("stores/open.ts") ? { path: args.path, namespace: "lazy-store" } : undefined,
+    b.onResolve({ filter: /^(\.\/(s3|ara)|\.\.\/\.\.\/serve\/index)\.js$/ }, (args) =>
+      args.importer.endsWith(LAZY[args.path].importer) ? { path: args.path, namespace: "lazy-store" } : undefined,
     );
     b.onLoad({ filter: /.*/, namespace: "lazy-store" }, (args) => ({
       loader: "js",
@@ -86,6 +117,7 @@ for (const b of bundles) {
   console.log(`${b.out}: ${(statSync(b.out).size / 1024).toFixed(1)} KiB`);
 }
 for (const [spec, code] of Object.entries(lazyCode)) console.log(`  embedded ${spec}: ${(code.length / 1024).toFixed(1)} KiB`);
+console.log(`  (the dashboard's page script in it: ${(pageJs.length / 1024).toFixed(1)} KiB)`);
 
 // ---- third-party notices ----
 
@@ -103,7 +135,7 @@ function packagesIn(metafile, via) {
   for (const input of Object.keys(metafile.inputs)) {
     const store = /^lazy-store:(.*)$/.exec(input);
     if (store) {
-      for (const [dir, how] of packagesIn(lazyMeta[store[1]], `in the embedded ${LAZY[store[1]].label} store`)) {
+      for (const [dir, how] of packagesIn(lazyMeta[store[1]], `in the embedded ${LAZY[store[1]].label}`)) {
         if (!found.has(dir)) found.set(dir, how);
       }
       continue;

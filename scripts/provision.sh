@@ -6,8 +6,9 @@ set -euo pipefail
 
 # ansible: ansible-core 2.14, the floor of the version matrix, with its community collections.
 # The newer lines, the linters, Ara and moto come pinned from PyPI (scripts/venv.sh).
+# chromium: the browser the dashboard tests drive (playwright-core, never a downloaded browser).
 packages=(
-  ansible podman runc catatonit debootstrap openssh-client
+  ansible podman runc catatonit debootstrap openssh-client chromium
 )
 
 missing=()

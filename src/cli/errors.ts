@@ -25,12 +25,22 @@ export const EXIT = {
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
+/**
+ * The dashboard (src/serve/) is compiled from its own embedded bundle (scripts/build.mjs), with
+ * its own copy of this class; a global brand makes `instanceof` work across the copies.
+ */
+const BRAND = Symbol.for("rstyczynski.ansible/CliError");
+
 export class CliError extends Error {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  }
   readonly exitCode: ExitCode;
   /** Add "see ansible-jobs CMD --help" to the message. */
   readonly hint: string | undefined;
   constructor(exitCode: ExitCode, message: string, opts: { hint?: string; cause?: unknown } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    (this as unknown as Record<symbol, boolean>)[BRAND] = true;
     this.name = "CliError";
     this.exitCode = exitCode;
     this.hint = opts.hint;

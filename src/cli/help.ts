@@ -132,6 +132,11 @@ export const EXAMPLES: Record<string, string[]> = {
   ],
   delete: ["ansible-jobs delete nightly-backup --host db1", "ansible-jobs delete nightly-backup --host db1 --yes"],
   replay: ["ansible-jobs replay", "ansible-jobs replay --journal-dir /var/lib/job_ledger --json"],
+  serve: [
+    "ansible-jobs serve                               # http://127.0.0.1:8765/",
+    "ansible-jobs serve --store s3://ops-jobs/ci --listen 127.0.0.1:9000",
+    "ANSIBLE_JOBS_TOKEN=$(openssl rand -hex 16) ansible-jobs serve --listen 0.0.0.0:8765 --tls-cert cert.pem --tls-key key.pem",
+  ],
   schema: ["ansible-jobs schema > job-record.schema.json"],
   version: ["ansible-jobs version --json"],
   help: ["ansible-jobs help list"],

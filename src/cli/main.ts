@@ -13,6 +13,7 @@ import { prune } from "./commands/prune.js";
 import { refresh } from "./commands/refresh.js";
 import { replay } from "./commands/replay.js";
 import { schema } from "./commands/schema.js";
+import { serve } from "./commands/serve.js";
 import { show } from "./commands/show.js";
 import { VERSION, version } from "./commands/version.js";
 import { watch } from "./commands/watch.js";
@@ -34,6 +35,7 @@ const COMMANDS: Record<string, AnyCommand> = {
   show,
   history,
   watch,
+  serve,
   prune,
   refresh,
   import: importEarlier,

@@ -122,7 +122,7 @@ describe("errors", () => {
     const r = await cli(["lsit"]);
     assert.equal(r.code, 2);
     assert.equal(r.stdout, "");
-    oneLineError(r.stderr, /unknown command "lsit" \(did you mean list\?\); commands: list, show, history, watch, prune, refresh, import, replay, delete, schema, version, help/);
+    oneLineError(r.stderr, /unknown command "lsit" \(did you mean list\?\); commands: list, show, history, watch, serve, prune, refresh, import, replay, delete, schema, version, help/);
     oneLineError((await cli(["frobnicate"])).stderr, /^ansible-jobs: error: unknown command "frobnicate"; commands:/);
     oneLineError((await cli(["help", "nope"])).stderr, /unknown command "nope"/);
   });
