@@ -3,36 +3,17 @@
  * one `command` with async/poll 0 on every host, alternating runs, median and spread, plus the
  * node processes the callback started per run (one flush per task, whatever the host count).
  */
-import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { COLLECTIONS, tempDir } from "../test/helpers/ansible.js";
 import { podmanHosts } from "../test/helpers/hosts.js";
-import { fmt, median, ratio, timeCmd } from "./lib.js";
-
-const PLAY = `- hosts: targets
-  gather_facts: false
-  tasks:
-    - name: Launch
-      ansible.builtin.command: sleep 5
-      async: 600
-      poll: 0
-`;
+import { NATIVE_LAUNCH_PLAY, countingNode, fmt, median, ratio, timeCmd } from "./lib.js";
 
 export async function benchCallback(hostCount = Number(process.env.LRT_BENCH_HOSTS ?? 30), rounds = Number(process.env.LRT_BENCH_ROUNDS ?? 5)): Promise<void> {
   const dir = tempDir("bench-callback");
   const play = path.join(dir, "play.yml");
-  writeFileSync(play, PLAY);
-  const nodeLog = path.join(dir, "node-calls.log");
-  const shim = path.join(dir, "node-shim");
-  writeFileSync(shim, `#!/bin/sh\necho "$$" >> ${nodeLog}\nexec ${process.execPath} "$@"\n`);
-  chmodSync(shim, 0o755);
-  const calls = () => {
-    try {
-      return readFileSync(nodeLog, "utf8").trim().split("\n").filter(Boolean).length;
-    } catch {
-      return 0;
-    }
-  };
+  writeFileSync(play, NATIVE_LAUNCH_PLAY);
+  const { shim, calls } = countingNode(dir);
   const base = { ANSIBLE_COLLECTIONS_PATH: COLLECTIONS, ANSIBLE_NOCOLOR: "1" };
   const withCallback = {
     ...base,

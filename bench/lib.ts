@@ -1,5 +1,34 @@
 /** Benchmark helpers: alternating runs, medians and spreads. Benchmarks print; they never assert. */
 import { spawn } from "node:child_process";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+
+/** The native baseline's launch: one `command` with async/poll 0 on every host of group targets. */
+export const NATIVE_LAUNCH_PLAY = `- hosts: targets
+  gather_facts: false
+  tasks:
+    - name: Launch
+      ansible.builtin.command: sleep 5
+      async: 600
+      poll: 0
+      register: job
+`;
+
+/** A node binary that logs each start into DIR, and the count of starts so far. */
+export function countingNode(dir: string): { shim: string; calls: () => number } {
+  const log = path.join(dir, "node-calls.log");
+  const shim = path.join(dir, "node-shim");
+  writeFileSync(shim, `#!/bin/sh\necho "$$" >> ${log}\nexec ${process.execPath} "$@"\n`);
+  chmodSync(shim, 0o755);
+  const calls = () => {
+    try {
+      return readFileSync(log, "utf8").trim().split("\n").filter(Boolean).length;
+    } catch {
+      return 0;
+    }
+  };
+  return { shim, calls };
+}
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

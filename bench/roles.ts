@@ -6,21 +6,12 @@
  * processes per play step (it must not grow with the host count) and the tasks each mode runs
  * (its TASK banners, argument validation and the mode include counted).
  */
-import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { COLLECTIONS, heads, tempDir } from "../test/helpers/ansible.js";
 import { podmanHosts } from "../test/helpers/hosts.js";
-import { fmt, median, ratio, timeCmd } from "./lib.js";
+import { NATIVE_LAUNCH_PLAY, countingNode, fmt, median, ratio, timeCmd } from "./lib.js";
 
-const NATIVE_START = `- hosts: targets
-  gather_facts: false
-  tasks:
-    - name: Launch
-      ansible.builtin.command: sleep 5
-      async: 600
-      poll: 0
-      register: job
-`;
 const NATIVE_CHECK = `- hosts: targets
   gather_facts: false
   tasks:
@@ -40,21 +31,11 @@ const ROLE = `- hosts: targets
 
 export async function benchRoles(sizes = [1, 10, 30], rounds = 5): Promise<void> {
   const dir = tempDir("bench-roles");
-  const files = { nativeStart: NATIVE_START, nativeCheck: NATIVE_CHECK, role: ROLE };
+  const files = { nativeStart: NATIVE_LAUNCH_PLAY, nativeCheck: NATIVE_CHECK, role: ROLE };
   for (const [k, v] of Object.entries(files)) writeFileSync(path.join(dir, `${k}.yml`), v);
-  const nodeLog = path.join(dir, "node-calls.log");
-  const shim = path.join(dir, "node-shim");
-  writeFileSync(shim, `#!/bin/sh\necho "$$" >> ${nodeLog}\nexec ${process.execPath} "$@"\n`);
-  chmodSync(shim, 0o755);
+  const { shim, calls } = countingNode(dir);
   const store = path.join(dir, "state");
   const env = { ANSIBLE_COLLECTIONS_PATH: COLLECTIONS, ANSIBLE_NOCOLOR: "1" };
-  const calls = () => {
-    try {
-      return readFileSync(nodeLog, "utf8").trim().split("\n").filter(Boolean).length;
-    } catch {
-      return 0;
-    }
-  };
   console.log("role vs native async (podman hosts, forks 5, `sleep 5` job), %d alternating rounds; median (min-max)", rounds);
   for (const n of sizes) {
     const hosts = await podmanHosts(`lrt-bench${n}`, n);

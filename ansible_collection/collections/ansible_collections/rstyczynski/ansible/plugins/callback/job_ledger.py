@@ -109,6 +109,7 @@ import signal
 import socket
 import time
 
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.callback import CallbackBase
 from ansible_collections.rstyczynski.ansible.plugins.plugin_utils._engine_process import EngineError, find_node, run_engine
 
@@ -116,10 +117,6 @@ JOURNAL_VERSION = 1
 # Test hook: stop the controller (SIGKILL) right after a launch is journalled, before any flush.
 KILL_HOOK = 'ANSIBLE_JOB_LEDGER_TEST_KILL_AFTER_JOURNAL'
 _ASYNC_STATUS = frozenset(('async_status', 'ansible.builtin.async_status', 'ansible.legacy.async_status'))
-
-
-def _truthy(value):
-    return value in (True, 1, '1', 'true', 'True', 'yes')
 
 
 def _int_or_none(value):
@@ -221,7 +218,7 @@ class CallbackModule(CallbackBase):
                 self._warn_no_log(task)
                 continue
             jid = r.get('ansible_job_id')
-            if not jid or _truthy(r.get('finished')) or r.get('skipped'):
+            if not jid or boolean(r.get('finished'), strict=False) or r.get('skipped'):
                 continue
             lines.append({
                 'v': JOURNAL_VERSION, 'kind': 'launch', 'at': _now(),
@@ -243,7 +240,7 @@ class CallbackModule(CallbackBase):
         if role is not None and getattr(role, '_role_name', None) == 'long_running_task' \
                 and getattr(role, '_role_collection', None) == 'rstyczynski.ansible':
             return True
-        return _truthy(self._task_vars(task).get('job_ledger_skip'))
+        return boolean(self._task_vars(task).get('job_ledger_skip'), strict=False)
 
     def _task_vars(self, task):
         merged = dict(self._play_vars)
