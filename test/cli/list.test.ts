@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { before, describe, test } from "node:test";
 import { Value } from "@sinclair/typebox/value";
 import { JobRecord } from "../../src/engine/record.js";
-import { backdate, type Filled, fillStore } from "./fixtures.js";
+import { backdate, type Filled, fillStore, launch, openLedger } from "./fixtures.js";
 import { ANSI, cli, tableRows, useScratch } from "./helpers.js";
 
 const DAY = 86400;
@@ -210,6 +210,20 @@ describe("ansible-jobs list", () => {
     assert.equal(ids((await cli(["list"], { cwd })).stdout).length, 8);
     const explicit = await cli(["list", "--store", root.path("nowhere")], { cwd, env: { ANSIBLE_JOBS_STORE: clean.dir } });
     assert.match(explicit.stderr, /nowhere/, "--store wins over ANSIBLE_JOBS_STORE");
+  });
+
+  test("an empty namespace names the namespaces where the same selection finds jobs", async () => {
+    const dir = root.path("namespaces");
+    const ledger = openLedger(dir);
+    await launch(ledger, { namespace: "Nightly backup", host: "web1", name: "backup" });
+    await launch(ledger, { namespace: "Weekly report", host: "web1", name: "report" });
+    const r = await cli(["list", "--store", dir]);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, "");
+    assert.match(r.stderr, /No jobs found in .* \(namespace default\); 2 in other namespaces \(Nightly backup, Weekly report\): ansible-jobs list -A, or -n NAMESPACE\./);
+    const host = await cli(["list", "--store", dir, "--host", "db1"]);
+    assert.doesNotMatch(host.stderr, /other namespaces/, "the hint keeps the other filters");
+    assert.equal(ids((await cli(["list", "--store", dir, "-A"])).stdout).length, 2);
   });
 
   test("ls is an alias of list", async () => {

@@ -36,9 +36,14 @@ export function tableOut(records: readonly JobRecord[], p: Painter, sel: Selecti
   return listTable(records, p, { now, cut: process.stdout.isTTY === true, namespaces: sel.namespace === undefined });
 }
 
-export function emptyNote(s: OpenedStore, sel: Selection): string {
+export function emptyNote(s: OpenedStore, sel: Selection, elsewhere: readonly JobRecord[] = []): string {
   const where = sel.namespace === undefined ? "any namespace" : `namespace ${sel.namespace}`;
-  return `No jobs found in ${s.url} (${where})${s.missing ? "; the store directory does not exist yet" : ""}.`;
+  const others = [...new Set(elsewhere.map((r) => r.namespace))].sort();
+  const hint =
+    others.length > 0
+      ? `; ${elsewhere.length} in other namespaces (${others.slice(0, 5).join(", ")}${others.length > 5 ? ", ..." : ""}): ansible-jobs list -A, or -n NAMESPACE`
+      : "";
+  return `No jobs found in ${s.url} (${where})${s.missing ? "; the store directory does not exist yet" : ""}${hint}.`;
 }
 
 export const list = defineCommand({
@@ -67,7 +72,12 @@ export async function printList(g: GlobalOptions, sel: Selection, mode: OutputMo
     const { records, errors } = await select(s, sel, now);
     if (mode === "table") {
       if (records.length > 0) print(tableOut(records, painter(g), sel, now));
-      else note(emptyNote(s, sel));
+      else {
+        // Nothing in this namespace: say where the same selection finds jobs (the earlier
+        // save/load roles' jobs are in a namespace per playbook name).
+        const elsewhere = sel.namespace === undefined || s.missing ? [] : (await select(s, { ...sel, namespace: undefined }, now)).records;
+        note(emptyNote(s, sel, elsewhere));
+      }
     } else print(recordsOut(records, mode));
     reportUnreadable(errors);
     return failOnCode(records, failOn) || (errors.length > 0 ? EXIT.store : EXIT.ok);
