@@ -379,18 +379,7 @@ export class Ledger {
    */
   async adopt(prior: Head, id: Identity, origin: Origin, fields: Partial<JobRecord>, launch: AnyResult) {
     const res = await this.recordNew(id, origin, { ...fields, async_timeout: fields.async_timeout ?? prior.record.async_timeout, started_at: prior.record.started_at }, launch);
-    const rec = res.record;
-    if (rec.jid) {
-      const key = keys.jid(rec.namespace, rec.host, rec.jid);
-      const idx = await this.store.get(key);
-      const ref = { namespace: rec.namespace, host: rec.host, name: rec.name, attempt: rec.attempt, id: rec.id };
-      try {
-        if (idx) await this.store.update(key, ref, idx.version);
-        else await this.store.create(key, ref);
-      } catch (err) {
-        if (!isCode(err, "conflict") && !isCode(err, "exists") && !isCode(err, "not_found")) throw err;
-      }
-    }
+    await this.indexJid(res.record, true);
     const cur = await this.head(prior.record);
     if (cur && cur.record.id === prior.record.id) {
       try {
@@ -402,13 +391,27 @@ export class Ledger {
     return res;
   }
 
-  async indexJid(rec: JobRecord): Promise<void> {
+  /**
+   * Points the jid index at `rec`: create-if-absent; an entry that exists is kept unless
+   * `replace` (adopt: the jid's record now lives under another name). A replace that loses a
+   * race to another writer leaves that writer's entry.
+   */
+  async indexJid(rec: JobRecord, replace = false): Promise<void> {
     if (!rec.jid) return;
+    const key = keys.jid(rec.namespace, rec.host, rec.jid);
     const ref = { namespace: rec.namespace, host: rec.host, name: rec.name, attempt: rec.attempt, id: rec.id };
     try {
-      await this.store.create(keys.jid(rec.namespace, rec.host, rec.jid), ref);
+      await this.store.create(key, ref);
     } catch (err) {
       if (!isCode(err, "exists")) throw err;
+      if (!replace) return;
+      const idx = await this.store.get(key);
+      try {
+        if (idx) await this.store.update(key, ref, idx.version);
+        else await this.store.create(key, ref);
+      } catch (e) {
+        if (!isCode(e, "conflict") && !isCode(e, "exists") && !isCode(e, "not_found")) throw e;
+      }
     }
   }
 
