@@ -18,6 +18,8 @@ const run = promisify(execFile);
 
 /** The server's console script (its shebang names the servers venv's Python); `make` exports it. */
 export const ARA_MANAGE = process.env.ARA_MANAGE ?? path.join(REPO_VENVS, "servers", "bin", "ara-manage");
+/** Ara's own client CLI (`ara playbook prune ...`), from the same pinned venv as the server. */
+export const ARA_CLI = path.join(path.dirname(ARA_MANAGE), "ara");
 /** The Python that runs ansible-playbook: Ara's callback plugin must be importable there. */
 export const PYTHON = ANSIBLE_PYTHON;
 

@@ -11,7 +11,7 @@ import { promisify } from "node:util";
 import { type JobsError, isCode } from "../../../src/engine/errors.js";
 import { makeAraStore } from "../../../src/stores/ara.js";
 import { ledgerPath } from "../../../src/stores/ara/book.js";
-import { type AraServer, araApi, startAra } from "../../helpers/ara.js";
+import { ARA_CLI, type AraServer, araApi, startAra } from "../../helpers/ara.js";
 
 const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -25,7 +25,7 @@ async function ledgerPlaybooks(server: AraServer, name: string): Promise<{ id: n
 
 /** The real Ara CLI against the test server. */
 async function araCli(server: AraServer, ...args: string[]): Promise<string> {
-  const { stdout, stderr } = await run("/usr/bin/ara", args, { env: server.env, timeout: 60_000 });
+  const { stdout, stderr } = await run(ARA_CLI, args, { env: server.env, timeout: 60_000 });
   return stdout + stderr;
 }
 
