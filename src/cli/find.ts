@@ -1,19 +1,11 @@
 /** Finding one job for show, history and delete: by name (and host), or by jid. */
 import type { Head, Identity } from "../engine/ledger.js";
 import type { JobRecord } from "../engine/record.js";
-import { type OpenedStore, type Selection, notFound, reportUnreadable, select } from "./context.js";
+import { type OpenedStore, type Selection, notFound, reportUnreadable, select, selection } from "./context.js";
 import { usageError } from "./errors.js";
 
-const NO_SELECTION: Selection = {
-  namespace: undefined,
-  hosts: undefined,
-  name: undefined,
-  statuses: undefined,
-  playbook: undefined,
-  olderThanSec: undefined,
-  newerThanSec: undefined,
-  history: false,
-};
+/** Every record of every namespace: the base of a find, which then names its namespace. */
+const NO_SELECTION: Selection = selection({ "all-namespaces": true }, "find");
 
 function where(s: OpenedStore, namespace: string): string {
   return `in namespace ${namespace} of ${s.url}${s.missing ? " (the store directory does not exist)" : ""}`;

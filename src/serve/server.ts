@@ -81,16 +81,8 @@ class Feed {
     if (this.busy || this.clients.size === 0) return;
     this.busy = true;
     try {
-      const all = {
-        namespace: undefined,
-        hosts: undefined,
-        name: undefined,
-        statuses: undefined,
-        playbook: undefined,
-        olderThanSec: undefined,
-        newerThanSec: undefined,
-        history: false,
-      };
+      // Every current record of every namespace, selected as `list -A` would.
+      const all = this.cli.selection({ "all-namespaces": true }, "serve");
       const { records, errors } = await this.cli.select(this.store, all);
       const h = createHash("sha256");
       for (const r of records) h.update(`${r.id}\u0000${r.status}\u0000${r.updated_at}\n`);
