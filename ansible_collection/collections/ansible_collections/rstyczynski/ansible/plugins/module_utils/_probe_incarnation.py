@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import time
 
 from ansible_collections.rstyczynski.ansible.plugins.module_utils._probe_common import (
     PROC,
@@ -22,23 +23,35 @@ from ansible_collections.rstyczynski.ansible.plugins.module_utils._probe_common 
 from ansible_collections.rstyczynski.ansible.plugins.module_utils._probe_proc import parse_stat_line
 
 MTIME_TOLERANCE = 0.5       # seconds: boot/PID 1 start "later than" the job file mtime
-INCARNATION_TOLERANCE = 1.0  # seconds: PID 1 start time compared with an earlier probe
+# seconds: PID 1 start time compared with an earlier probe. Above 1 s: a record written by a probe
+# that still took boot_time from btime (a whole second) may be up to a second early.
+INCARNATION_TOLERANCE = 1.5
 
 
 def read_incarnation():
-    """{boot_id, boot_time, pid1_start} of this host (values None when unknown)."""
+    """{boot_id, boot_time, pid1_start} of this host (values None when unknown).
+
+    boot_time is the wall clock now minus /proc/uptime (1/100 s), not /proc/stat's btime: btime is
+    a whole second, so a time computed from it can be up to a second early, and a host restarted
+    within a second or so after the job began would not look restarted against the job file's
+    mtime. btime is the fallback when /proc/uptime cannot be read.
+    """
     inc = {'boot_id': None, 'boot_time': None, 'pid1_start': None}
     try:
         inc['boot_id'] = read_bytes(PROC + '/sys/kernel/random/boot_id').decode('ascii', 'replace').strip() or None
     except (IOError, OSError):
         pass
     try:
-        for line in read_bytes(PROC + '/stat').decode('ascii', 'replace').splitlines():
-            if line.startswith('btime '):
-                inc['boot_time'] = float(line.split()[1])
-                break
+        uptime = float(read_bytes(PROC + '/uptime').decode('ascii', 'replace').split()[0])
+        inc['boot_time'] = round(time.time() - uptime, 2)
     except (IOError, OSError, ValueError, IndexError):
-        pass
+        try:
+            for line in read_bytes(PROC + '/stat').decode('ascii', 'replace').splitlines():
+                if line.startswith('btime '):
+                    inc['boot_time'] = float(line.split()[1])
+                    break
+        except (IOError, OSError, ValueError, IndexError):
+            pass
     if inc['boot_time'] is not None:
         try:
             ticks = parse_stat_line(read_bytes(PROC + '/1/stat'))['starttime']

@@ -372,7 +372,7 @@ incarnation:
       description: Kernel boot id (/proc/sys/kernel/random/boot_id).
       type: str
     boot_time:
-      description: Kernel boot time (btime of /proc/stat), seconds since the epoch.
+      description: Kernel boot time, seconds since the epoch (the clock now minus /proc/uptime; btime of /proc/stat when that cannot be read).
       type: float
     pid1_start:
       description: Start time of PID 1 (of the container, in a container), seconds since the epoch.
