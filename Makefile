@@ -46,9 +46,11 @@ NODE_TEST := node --import tsx --test --test-reporter=spec
 tests = $(shell find $(1) -name '*.test.ts' 2>/dev/null | sort)
 # The compatibility subset: real ansible-playbook runs on podman hosts (multi-host job_store
 # calls templated per host, the four flow scenarios, save/load around a native task, cancel and
-# crash, install from the built tarball, the collection's operator playbooks, the job_ledger callback).
+# crash, install from the built tarball, the collection's operator playbooks, the job_ledger callback,
+# playbooks written for the earlier save/load roles).
 COMPAT_TESTS := test/integration/job_store.test.ts test/integration/flow.test.ts test/integration/callback.test.ts \
-  test/integration/roles.test.ts test/integration/package.test.ts test/integration/playbooks.test.ts
+  test/integration/roles.test.ts test/integration/package.test.ts test/integration/playbooks.test.ts \
+  test/integration/compat.test.ts
 # Molecule scenarios: the newest line runs the first, 2.19 the others (Molecule 26 needs 2.16+).
 MOLECULE_NEWEST := long_running_task
 MOLECULE_COMPAT := crash save_load
