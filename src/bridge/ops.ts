@@ -212,6 +212,7 @@ export class Operations {
     if (this.args.metadata) fields.metadata = checkMetadata(this.args.metadata, "metadata");
     const saved: JobRecord[] = [];
     const warnings: string[] = [];
+    let location: string | undefined;
     for (const { suffix, launch } of items) {
       const id = this.identity(host, `${this.args.name ?? ""}${suffix}`);
       if (launch.skipped) continue;
@@ -220,7 +221,7 @@ export class Operations {
       // task): this save takes that record over, so the job keeps one record.
       const jid = typeof launch.ansible_job_id === "string" && launch.ansible_job_id ? launch.ansible_job_id : undefined;
       const prior = jid ? await this.ledger.byJid(id.namespace, host, jid) : undefined;
-      const { record, superseded } =
+      const { record, superseded, where } =
         prior && prior.record.name !== id.name
           ? await this.ledger.adopt(prior, id, this.origin(), fields, launch)
           : await this.ledger.recordNew(id, this.origin(), fields, launch);
@@ -230,12 +231,11 @@ export class Operations {
         );
       }
       saved.push(record);
+      location = where;
     }
     const res = out(saved[0] ?? null, !this.check && saved.length > 0, warnings.length ? { warnings } : {});
-    if (saved.length === 1 && this.ledger.store.kind === "filesystem") {
-      const where = (await this.ledger.head(saved[0]!))?.entry.where;
-      if (where) res.location = where;
-    }
+    // The file the write made (no second read): the earlier roles' async_job_save_state_file.
+    if (saved.length === 1 && this.ledger.store.kind === "filesystem" && location) res.location = location;
     if (items.length > 1 || items[0]?.suffix) res.jobs = saved;
     if (this.check) res.msg = `would save ${items.length} job record(s) on ${host}`;
     return res;

@@ -315,13 +315,13 @@ export class Ledger {
     origin: Origin,
     fields: Partial<JobRecord>,
     launch: AnyResult,
-  ): Promise<{ record: JobRecord; superseded?: JobRecord; existing?: boolean }> {
+  ): Promise<{ record: JobRecord; superseded?: JobRecord; existing?: boolean; where: string }> {
     checkIdentity(id);
     return retry(CAS, async () => {
       const head = await this.head(id);
       // The same launch again (a save repeated, a journal replayed twice): it is already the head.
       const jid = typeof launch.ansible_job_id === "string" ? launch.ansible_job_id : undefined;
-      if (head && jid && head.record.jid === jid) return { record: head.record, existing: true };
+      if (head && jid && head.record.jid === jid) return { record: head.record, existing: true, where: head.entry.where };
       if (head && launchPending(head.record)) {
         throw new JobsError(
           "conflict",
@@ -331,13 +331,15 @@ export class Ledger {
       const base = newRecord(id, await this.nextAttempt(id, head), origin, fields);
       const record = applyPatch(base, classifyLaunch(base, launch, base.no_log)) ?? base;
       try {
-        if (!head) await this.store.create(keys.head(id), record);
+        let written: Entry;
+        if (!head) written = await this.store.create(keys.head(id), record);
         else {
           await this.archive(head);
-          await this.store.update(keys.head(id), record, head.entry.version);
+          written = await this.store.update(keys.head(id), record, head.entry.version);
         }
         await this.indexJid(record);
-        return head && !isTerminal(head.record.status) ? { record, superseded: head.record } : { record };
+        const where = written.where;
+        return head && !isTerminal(head.record.status) ? { record, superseded: head.record, where } : { record, where };
       } catch (err) {
         if (!isCode(err, "exists") && !isCode(err, "conflict")) throw err;
         return AGAIN;
