@@ -315,6 +315,8 @@ export class Ledger {
     origin: Origin,
     fields: Partial<JobRecord>,
     launch: AnyResult,
+    /** adopt: the jid's index entry names another record, and must name this one now. */
+    replaceJidIndex = false,
   ): Promise<{ record: JobRecord; superseded?: JobRecord; existing?: boolean; where: string }> {
     checkIdentity(id);
     return retry(CAS, async () => {
@@ -337,7 +339,7 @@ export class Ledger {
           await this.archive(head);
           written = await this.store.update(keys.head(id), record, head.entry.version);
         }
-        await this.indexJid(record);
+        await this.indexJid(record, replaceJidIndex);
         const where = written.where;
         return head && !isTerminal(head.record.status) ? { record, superseded: head.record, where } : { record, where };
       } catch (err) {
@@ -380,8 +382,13 @@ export class Ledger {
    * record, and the prior head is deleted when it is still that attempt.
    */
   async adopt(prior: Head, id: Identity, origin: Origin, fields: Partial<JobRecord>, launch: AnyResult) {
-    const res = await this.recordNew(id, origin, { ...fields, async_timeout: fields.async_timeout ?? prior.record.async_timeout, started_at: prior.record.started_at }, launch);
-    await this.indexJid(res.record, true);
+    const res = await this.recordNew(
+      id,
+      origin,
+      { ...fields, async_timeout: fields.async_timeout ?? prior.record.async_timeout, started_at: prior.record.started_at },
+      launch,
+      true,
+    );
     const cur = await this.head(prior.record);
     if (cur && cur.record.id === prior.record.id) {
       try {
