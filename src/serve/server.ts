@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { OpenedStore } from "../cli/context.js";
+import type { OpenedStore, Selection } from "../cli/context.js";
 import { CliError, EXIT } from "../cli/errors.js";
 import { JobsError } from "../engine/errors.js";
 import { ApiError, job, jobs, timeline } from "./api.js";
@@ -40,17 +40,26 @@ function errorAnswer(err: unknown): { status: number; body: { error: string; cod
 }
 
 /** Polls the store while pages listen, and tells them when anything changed (or the store fails). */
+/** One server-sent event. */
+function message(event: string, data: unknown): string {
+  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
 class Feed {
   private readonly clients = new Set<ServerResponse>();
   private timer: NodeJS.Timeout | undefined;
   private last: string | undefined;
   private busy = false;
+  /** Every current record of every namespace, selected as `list -A` would. */
+  private readonly all: Selection;
 
   constructor(
     private readonly cli: CliParts,
     private readonly store: OpenedStore,
     private readonly intervalMs: number,
-  ) {}
+  ) {
+    this.all = cli.selection({ "all-namespaces": true }, "serve");
+  }
 
   add(res: ServerResponse): void {
     res.writeHead(200, { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-store", Connection: "keep-alive" });
@@ -61,8 +70,10 @@ class Feed {
       if (this.clients.size === 0) this.stop();
     });
     this.timer ??= setInterval(() => void this.poll(), this.intervalMs);
-    // A keep-alive comment so that proxies do not close an idle stream.
-    void this.poll();
+    // A feed that has already read the store tells the new page at once, without another
+    // read of the whole store; the first page (or one after an error) waits for a poll.
+    if (this.last !== undefined && this.last !== "error") res.write(message("ready", { at: new Date().toISOString() }));
+    else void this.poll();
   }
 
   private stop(): void {
@@ -72,7 +83,7 @@ class Feed {
   }
 
   private broadcast(event: string, data: unknown): void {
-    const msg = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+    const msg = message(event, data);
     for (const c of this.clients) c.write(msg);
   }
 
@@ -81,9 +92,7 @@ class Feed {
     if (this.busy || this.clients.size === 0) return;
     this.busy = true;
     try {
-      // Every current record of every namespace, selected as `list -A` would.
-      const all = this.cli.selection({ "all-namespaces": true }, "serve");
-      const { records, errors } = await this.cli.select(this.store, all);
+      const { records, errors } = await this.cli.select(this.store, this.all);
       const h = createHash("sha256");
       for (const r of records) h.update(`${r.id}\u0000${r.status}\u0000${r.updated_at}\n`);
       for (const e of errors) h.update(`!${e}\n`);

@@ -6,6 +6,7 @@
 import { byId, clear, h } from "./dom.js";
 import { ago, duration, when } from "./format.js";
 import { ACTIVE, type Attempt, STALE_MS, type TimelineData, legend, renderTimeline } from "./timeline.js";
+import { STATUSES } from "../../engine/status.js";
 
 interface Rec {
   namespace: string;
@@ -38,7 +39,6 @@ interface JobsPage {
   errors: string[];
 }
 
-const STATUSES = ["starting", "running", "unreachable", "succeeded", "failed", "timed_out", "lost", "cancelled"];
 const FILTERS = ["namespace", "host", "name", "playbook"] as const;
 const COLUMNS: [key: string, label: string][] = [
   ["namespace", "Namespace"],

@@ -6,6 +6,7 @@
  */
 import { h, s } from "./dom.js";
 import { clock, day, duration, when } from "./format.js";
+import { STATUSES, TERMINAL } from "../../engine/status.js";
 
 export interface Attempt {
   namespace: string;
@@ -23,7 +24,8 @@ export interface TimelineData {
   more_hosts: number;
 }
 
-export const ACTIVE = new Set(["starting", "running", "unreachable"]);
+/** The statuses that are not terminal (the engine's list, shared with the page bundle). */
+export const ACTIVE: ReadonlySet<string> = new Set(STATUSES.filter((st) => !TERMINAL.has(st)));
 /** A short label drawn in the bar, and the pattern that tells statuses apart without colour. */
 export const LOOK: Record<string, { label: string; pattern: string }> = {
   starting: { label: "start", pattern: "dots" },

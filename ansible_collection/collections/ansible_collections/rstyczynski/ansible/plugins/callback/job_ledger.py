@@ -201,7 +201,8 @@ class CallbackModule(CallbackBase):
 
     def _record(self, result):
         task = result._task
-        if self._skipped(task):
+        tvars = self._task_vars(task)
+        if self._skipped(task, tvars):
             return
         res = result._result
         if isinstance(res.get('results'), list):
@@ -209,7 +210,6 @@ class CallbackModule(CallbackBase):
         else:
             items = [('', res)]
         host = result._host.get_name()
-        tvars = self._task_vars(task)
         name = tvars.get('job_ledger_name') or task.get_name()
         namespace = tvars.get('job_ledger_namespace') or self.get_option('namespace')
         lines = []
@@ -233,14 +233,15 @@ class CallbackModule(CallbackBase):
             if os.environ.get(KILL_HOOK):
                 os.kill(os.getpid(), signal.SIGKILL)
 
-    def _skipped(self, task):
+    @staticmethod
+    def _skipped(task, tvars):
         if task.action in _ASYNC_STATUS:
             return True
         role = getattr(task, '_role', None)
         if role is not None and getattr(role, '_role_name', None) == 'long_running_task' \
                 and getattr(role, '_role_collection', None) == 'rstyczynski.ansible':
             return True
-        return boolean(self._task_vars(task).get('job_ledger_skip'), strict=False)
+        return boolean(tvars.get('job_ledger_skip'), strict=False)
 
     def _task_vars(self, task):
         merged = dict(self._play_vars)
