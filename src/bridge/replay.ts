@@ -22,7 +22,7 @@ export interface ReplayResponse {
   failed: boolean;
   msg: string;
   dir: string;
-  journals: (Omit<ReplayOutcome, "recorded" | "failedStores"> & { recorded: number })[];
+  journals: (Omit<ReplayOutcome, "recorded" | "failedStores" | "parseErrors"> & { recorded: number })[];
   warnings: string[];
 }
 
@@ -55,13 +55,13 @@ export async function replay(req: ReplayRequest, label = "job_ledger"): Promise<
     }
   }
   for (const o of outcomes) {
-    for (const [url, err] of Object.entries(o.failedStores)) {
+    for (const [url, { error, pending }] of Object.entries(o.failedStores)) {
       warnings.push(
-        `${label}: the job store ${url} did not take ${o.pending} launch(es) (${err}); they stay in the journal ${o.file} ` +
+        `${label}: the job store ${url} did not take ${pending} launch(es) (${error}); they stay in the journal ${o.file} ` +
           "and are recorded by the next run with the job_ledger callback, or by `ansible-jobs replay`",
       );
     }
-    for (const e of o.errors.filter((e) => !e.includes(", store "))) warnings.push(`${label}: ${e}`);
+    for (const e of o.parseErrors) warnings.push(`${label}: ${e}`);
   }
   const recorded = outcomes.reduce((n, o) => n + o.recorded.length, 0);
   const pending = outcomes.reduce((n, o) => n + o.pending, 0);
@@ -70,7 +70,7 @@ export async function replay(req: ReplayRequest, label = "job_ledger"): Promise<
     failed: false,
     dir,
     msg: `recorded ${recorded} launch(es) from ${outcomes.filter((o) => !o.busy).length} journal(s)${pending ? `; ${pending} kept in the journal` : ""}`,
-    journals: outcomes.map(({ recorded: r, failedStores: _f, ...rest }) => ({ ...rest, recorded: r.length })),
+    journals: outcomes.map(({ recorded: r, failedStores: _f, parseErrors: _p, ...rest }) => ({ ...rest, recorded: r.length })),
     warnings,
   };
 }

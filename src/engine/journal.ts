@@ -189,8 +189,10 @@ export interface ReplayOutcome {
   /** Launches not in their store yet (the journal is kept for them). */
   pending: number;
   errors: string[];
-  /** Stores that did not take a launch, with their first error. */
-  failedStores: Record<string, string>;
+  /** Stores that did not take a launch: their first error and how many launches they left. */
+  failedStores: Record<string, { error: string; pending: number }>;
+  /** The journal's lines that are not launches this version reads (also in `errors`). */
+  parseErrors: string[];
   /** Held by a live process: not replayed now. */
   busy?: string;
   removed: boolean;
@@ -221,7 +223,7 @@ export async function applyLaunch(ledger: Ledger, l: JournalLaunch): Promise<Job
  * there. `owned`: the caller (the live callback) holds the lock itself.
  */
 export async function replayJournal(file: string, ledgerFor: LedgerFor, owned = false): Promise<ReplayOutcome> {
-  const out: ReplayOutcome = { file, recorded: [], present: 0, pending: 0, errors: [], failedStores: {}, removed: false };
+  const out: ReplayOutcome = { file, recorded: [], present: 0, pending: 0, errors: [], failedStores: {}, parseErrors: [], removed: false };
   const release = owned ? () => {} : takeLock(file);
   if (!release) {
     const h = lockHolder(file);
@@ -238,6 +240,7 @@ export async function replayJournal(file: string, ledgerFor: LedgerFor, owned = 
     }
     const { launches, errors } = parseJournal(text, file);
     out.errors.push(...errors);
+    out.parseErrors.push(...errors);
     // Identities in parallel (one store write after another costs 10 ms a launch); the launches
     // of one identity in journal order, so a re-launch stays the later attempt.
     const byIdentity = new Map<string, JournalLaunch[]>();
@@ -254,7 +257,8 @@ export async function replayJournal(file: string, ledgerFor: LedgerFor, owned = 
           else out.present++;
         } catch (err) {
           out.pending++;
-          out.failedStores[url] ??= describe(err);
+          out.failedStores[url] ??= { error: describe(err), pending: 0 };
+          out.failedStores[url].pending++;
           out.errors.push(`job "${l.name}" (jid ${l.jid}) on ${l.host}, store ${url}: ${describe(err)}`);
         }
       }
