@@ -29,6 +29,7 @@ import { JobsError, describe } from "./errors.js";
 import type { Ledger } from "./ledger.js";
 import { mapLimit } from "./limit.js";
 import type { JobRecord } from "./record.js";
+import { processAlive } from "./process.js";
 
 export const JOURNAL_VERSION = 1;
 export const JOURNAL_DIR_ENV = "ANSIBLE_JOB_LEDGER_DIR";
@@ -117,15 +118,6 @@ export function parseJournal(text: string, where: string): { launches: JournalLa
   return { launches, errors };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** Who holds a journal's lock, or undefined when nobody (or a dead run on this machine) does. */
 export function lockHolder(file: string): { pid: number; controller: string } | undefined {
   let raw: string;
@@ -137,7 +129,7 @@ export function lockHolder(file: string): { pid: number; controller: string } | 
   try {
     const l = JSON.parse(raw) as { pid?: unknown; controller?: unknown };
     if (typeof l.pid !== "number" || typeof l.controller !== "string") return { pid: -1, controller: "?" };
-    if (l.controller === hostname() && !alive(l.pid)) return undefined;
+    if (l.controller === hostname() && !processAlive(l.pid)) return undefined;
     return { pid: l.pid, controller: l.controller };
   } catch {
     // Being written right now (created, not yet filled): held.

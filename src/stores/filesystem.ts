@@ -52,6 +52,7 @@ import { AGAIN, type Again, retrySync } from "../engine/retry.js";
 import { decodeSegment, encodeKey } from "./encode.js";
 import type { Capabilities, Entry, Key, ListResult, DocumentFilter, Store } from "./types.js";
 import { matchesFilter } from "./types.js";
+import { processAlive } from "../engine/process.js";
 
 /** A temp file of another host is removed as litter once this old by the store's clock (removing it early is safe). */
 const TMP_STALE_MS = 10 * 60_000;
@@ -126,13 +127,8 @@ function linkedTwice(file: string): boolean {
 }
 
 function pidAlive(pid: number): boolean {
-  if (pid === process.pid) return false; // a write of this process is never in flight while it tidies
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errno(err) === "EPERM";
-  }
+  // A write of this process is never in flight while it tidies.
+  return pid !== process.pid && processAlive(pid);
 }
 
 /** The slots and temp files of one directory listing, grouped by document. */
