@@ -26,6 +26,11 @@ description:
     controller and no_log flag, like a record saved by P(rstyczynski.ansible.async_job_save#role);
     P(rstyczynski.ansible.async_job_load#role), C(ansible-jobs) and a
     P(rstyczynski.ansible.long_running_task#role) C(check) resume it the same way.
+  - The record's host is the host the job runs on. For a task with C(delegate_to) that is the delegated
+    host (per loop item), so a later check probes the host that has the job. On ansible-core 2.19 and
+    earlier a loop item's result does not name its delegated host (2.21 does); the callback templates C(delegate_to) with the
+    item and the task's vars, and where that is not enough (C(groups), C(hostvars)) it warns and records
+    nothing.
   - The job name is the task's name. The task variable C(job_ledger_name) (a literal string set with
     C(vars:) on the task, its block or its play) overrides it; C(job_ledger_namespace) overrides the
     namespace and C(job_ledger_skip=true) leaves the task out.
@@ -110,7 +115,9 @@ import socket
 import time
 
 from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.callback import CallbackBase
+from ansible.template import Templar
 from ansible_collections.rstyczynski.ansible.plugins.plugin_utils._engine_process import EngineError, find_node, run_engine
 
 JOURNAL_VERSION = 1
@@ -220,10 +227,18 @@ class CallbackModule(CallbackBase):
             jid = r.get('ansible_job_id')
             if not jid or boolean(r.get('finished'), strict=False) or r.get('skipped'):
                 continue
+            job_host = self._job_host(task, tvars, r, host)
+            if job_host is None:
+                self._warn_once(task, 'job_ledger: task "%s" delegates each loop item to a host this ansible-core does not '
+                                'report to callbacks (delegate_to: %s): its async jobs are not recorded. Save them with the '
+                                'rstyczynski.ansible.async_job_save role, or use ansible-core 2.21 or later'
+                                % (task.get_name(), task.delegate_to))
+                continue
             lines.append({
                 'v': JOURNAL_VERSION, 'kind': 'launch', 'at': _now(),
                 'store': self.get_option('store') or None, 'playbook_dir': self._playbook_dir,
-                'namespace': str(namespace), 'name': '%s%s' % (name, suffix), 'host': host, 'jid': str(jid),
+                'namespace': str(namespace), 'name': '%s%s' % (name, suffix), 'host': job_host,
+                'jid': str(jid),
                 'results_file': r.get('results_file'), 'async_timeout': _int_or_none(getattr(task, 'async_val', None)),
                 'no_log': bool(task.no_log), 'playbook': self._playbook, 'play': self._play, 'play_id': self._play_id,
                 'task': task.get_name(), 'controller': self._controller,
@@ -232,6 +247,30 @@ class CallbackModule(CallbackBase):
             self._append(lines)
             if os.environ.get(KILL_HOOK):
                 os.kill(os.getpid(), signal.SIGKILL)
+
+    @staticmethod
+    def _job_host(task, tvars, res, host):
+        """The host the job runs on: the delegated host of a delegate_to task (per loop item), else the task's host.
+
+        ansible-core 2.21 reports each item's delegated host. 2.19 and earlier do not for a loop item's async result,
+        and the task's delegate_to is the untemplated expression: it is templated here with the item and the
+        task's vars; None when that does not give a host name.
+        """
+        delegated = (res.get('_ansible_delegated_vars') or {}).get('ansible_delegated_host')
+        if delegated:
+            return str(delegated)
+        target = getattr(task, 'delegate_to', None)
+        if not target:
+            return host
+        if isinstance(target, str) and '{' in target:
+            loop_var = res.get('ansible_loop_var') or 'item'
+            try:
+                target = Templar(loader=DataLoader(), variables=dict(tvars, **{loop_var: res.get(loop_var)})).template(target)
+            except Exception:  # pylint: disable=broad-except
+                return None
+            if not isinstance(target, str) or not target or '{' in target:
+                return None
+        return str(target)
 
     @staticmethod
     def _skipped(task, tvars):
@@ -256,13 +295,16 @@ class CallbackModule(CallbackBase):
         return (_int_or_none(getattr(task, 'async_val', None)) or 0) > 0 and _int_or_none(getattr(task, 'poll', None)) == 0
 
     def _warn_no_log(self, task):
+        self._warn_once(task, 'job_ledger: task "%s" is no_log, so its result (and its job id) is hidden from callbacks: '
+                        'its async job is not recorded. To record it, register the result and save it with the '
+                        'rstyczynski.ansible.async_job_save role and async_job_save_no_log: true' % task.get_name())
+
+    def _warn_once(self, task, msg):
+        """One warning per task, not per host or item."""
         if task._uuid in self._warned:
             return
         self._warned.add(task._uuid)
-        self._display.warning(
-            'job_ledger: task "%s" is no_log, so its result (and its job id) is hidden from callbacks: its async job '
-            'is not recorded. To record it, register the result and save it with the rstyczynski.ansible.async_job_save '
-            'role and async_job_save_no_log: true' % task.get_name())
+        self._display.warning(msg)
 
     # The journal (format: src/engine/journal.ts).
 
