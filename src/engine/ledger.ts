@@ -189,6 +189,11 @@ export class Ledger {
     return this.toHead(await this.store.get(keys.head(checkIdentity(id))));
   }
 
+  /** The store's page of the run that holds the record's play (Ara's UI), when it has one. */
+  runPage(rec: JobRecord): Promise<string | undefined> {
+    return rec.play_id && this.store.runPage ? this.store.runPage(rec.play_id) : Promise.resolve(undefined);
+  }
+
   /** Finds a job by jid on a host: the jid index first, then the head and history it points at. */
   async byJid(namespace: string, host: string, jid: string): Promise<Head | undefined> {
     if (!jid) throw invalid("job_id", "must be a non-empty string");
