@@ -3,8 +3,8 @@
  * real ansible-playbook runs (long_running_task on podman hosts lrt-dash-1..3) filled: the table
  * rows, the timeline's bars per host, a filter click, the job page, a live update when a check
  * runs in another process (one host crashed meanwhile: lost), markup in job names and output
- * shown as text, a window resize redrawn without a request, and the token refusal. Writes a screenshot ($DASHBOARD_SCREENSHOT, else a
- * temp file; docs/dashboard.png is one).
+ * shown as text, a window resize redrawn without a request, and the token refusal. Writes a
+ * screenshot ($DASHBOARD_SCREENSHOT, else a temp file; docs/dashboard.png is one).
  */
 import assert from "node:assert/strict";
 import { tmpdir } from "node:os";
