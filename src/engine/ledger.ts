@@ -180,8 +180,8 @@ interface JidRef extends Identity {
 }
 
 export interface RecordNewOptions {
-  /** The head as the caller just read it, used for the first try instead of a second read. */
-  known?: Head | undefined;
+  /** The head (or its absence) as the caller just read it, used for the first try instead of a second read. */
+  known?: { head: Head | undefined } | undefined;
   /** adopt: the jid's index entry names another record, and must name this one now. */
   replaceJidIndex?: boolean;
   /** Create-if-absent: a head that exists is returned as it is (`existing`), never replaced. */
@@ -362,7 +362,7 @@ export class Ledger {
     checkIdentity(id);
     let first = opts.known;
     return retry(CAS, async () => {
-      const head = first ?? (await this.head(id));
+      const head = first ? first.head : await this.head(id);
       first = undefined;
       // The same launch again (a save repeated, a journal replayed twice): it is already the head.
       const jid = typeof launch.ansible_job_id === "string" ? launch.ansible_job_id : undefined;
@@ -430,9 +430,9 @@ export class Ledger {
     if (!jid) return this.recordNew(id, origin, fields, launch);
     const [ref, head] = await Promise.all([this.jidRef(id.namespace, id.host, jid), this.head(id)]);
     const prior = ref && (await this.ofJid(ref, jid, ref.name === id.name ? { head } : undefined));
-    if (prior && prior.record.name !== id.name && adopt) return this.adopt(prior, id, origin, fields, launch, head);
+    if (prior && prior.record.name !== id.name && adopt) return this.adopt(prior, id, origin, fields, launch, { head });
     if (prior && (!adopt || prior === head)) return { record: prior.record, existing: true, where: prior.entry.where };
-    return this.recordNew(id, origin, fields, launch, { known: head });
+    return this.recordNew(id, origin, fields, launch, { known: { head } });
   }
 
   /**
@@ -441,7 +441,7 @@ export class Ledger {
    * one record. The new record keeps the prior's start time, the jid index names the new
    * record, and the prior head is deleted when it is still that attempt.
    */
-  private async adopt(prior: Head, id: Identity, origin: Origin, fields: Partial<JobRecord>, launch: AnyResult, known: Head | undefined) {
+  private async adopt(prior: Head, id: Identity, origin: Origin, fields: Partial<JobRecord>, launch: AnyResult, known: { head: Head | undefined }) {
     const res = await this.recordNew(
       id,
       origin,
