@@ -7,16 +7,13 @@
 import { h, s } from "./dom.js";
 import { clock, day, when } from "./format.js";
 import { STATUSES, TERMINAL } from "../../engine/status.js";
-import { isStale, ranFor, since } from "../../engine/times.js";
+import { type Times, isStale, ranFor, since } from "../../engine/times.js";
 
-export interface Attempt {
+/** An attempt as /api/timeline gives it: its identity and its times. */
+export interface Attempt extends Times {
   namespace: string;
   name: string;
   attempt: number;
-  status: string;
-  started_at: string;
-  updated_at: string;
-  finished_at: string | null;
 }
 
 export interface TimelineData {
