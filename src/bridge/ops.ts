@@ -219,12 +219,7 @@ export class Operations {
       if (this.check) continue;
       // The same jid recorded under another name (the job_ledger callback named it after the
       // task): this save takes that record over, so the job keeps one record.
-      const jid = typeof launch.ansible_job_id === "string" && launch.ansible_job_id ? launch.ansible_job_id : undefined;
-      const prior = jid ? await this.ledger.byJid(id.namespace, host, jid) : undefined;
-      const { record, superseded, where } =
-        prior && prior.record.name !== id.name
-          ? await this.ledger.adopt(prior, id, this.origin(), fields, launch)
-          : await this.ledger.recordNew(id, this.origin(), fields, launch);
+      const { record, superseded, where } = await this.ledger.recordLaunched(id, this.origin(), fields, launch, true);
       if (superseded) {
         warnings.push(
           `job "${id.name}" on ${host}: attempt ${superseded.attempt} (${superseded.status}) was replaced by attempt ${record.attempt} and kept in history`,

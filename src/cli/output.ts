@@ -5,6 +5,8 @@
  */
 import type { Status } from "../engine/status.js";
 
+export { shortDuration } from "../engine/times.js";
+
 export interface OutputOptions {
   /** --color (true), --no-color (false) or neither (undefined). */
   color?: boolean | undefined;
@@ -78,30 +80,6 @@ export function ellipsize(s: string, max: number): string {
   const head = Math.ceil((max - 1) / 2);
   const tailLen = max - 1 - head;
   return `${s.slice(0, head)}…${tailLen > 0 ? s.slice(s.length - tailLen) : ""}`;
-}
-
-const UNITS: readonly (readonly [string, number])[] = [
-  ["d", 86400],
-  ["h", 3600],
-  ["m", 60],
-  ["s", 1],
-];
-
-/** "42s", "12m5s", "3h12m", "7d3h": the two largest units, for columns. */
-export function shortDuration(ms: number): string {
-  if (!Number.isFinite(ms)) return "?";
-  let s = Math.floor(Math.abs(ms) / 1000);
-  let out = ms < 0 ? "-" : "";
-  let parts = 0;
-  for (const [u, size] of UNITS) {
-    if (s >= size || (size === 1 && parts === 0)) {
-      const n = Math.floor(s / size);
-      s -= n * size;
-      out += `${n}${u}`;
-      if (++parts === 2) break;
-    } else if (parts > 0) break;
-  }
-  return out;
 }
 
 export interface Column {

@@ -2,7 +2,8 @@
 import * as path from "node:path";
 import type { JobRecord } from "../engine/record.js";
 import { isTerminal } from "../engine/status.js";
-import { type Column, type Painter, ellipsize, renderTable, safeText, shortDuration } from "./output.js";
+import { ranFor, since } from "../engine/times.js";
+import { type Column, type Painter, ellipsize, renderTable, safeText } from "./output.js";
 
 export interface RenderOptions {
   now: number;
@@ -41,11 +42,6 @@ function relativeBelow(p: string, cwd: string): string {
     if (rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel)) return rel;
   }
   return p;
-}
-
-function since(iso: string | null, now: number): string {
-  if (!iso) return "-";
-  return shortDuration(now - Date.parse(iso));
 }
 
 /** Seconds-precision ISO time, for tables. */
@@ -95,14 +91,6 @@ export function listTable(records: readonly JobRecord[], p: Painter, o: RenderOp
   );
 }
 
-/** Wall time of an attempt: finished - started, or "so far" for active ones. */
-export function ranFor(r: JobRecord, now: number): string {
-  const start = Date.parse(r.started_at);
-  if (r.finished_at) return shortDuration(Date.parse(r.finished_at) - start);
-  if (isTerminal(r.status)) return "-";
-  return `${shortDuration(now - start)}+`;
-}
-
 /** The one-line outcome of an attempt: its last error, else the result message. */
 export function outcome(r: JobRecord): string {
   if (r.last_error) return r.last_error;
@@ -141,7 +129,7 @@ type Field = [label: string, value: string];
 
 function timeLine(iso: string | null, now: number, extra = ""): string {
   if (!iso) return "-";
-  return `${iso}  (${shortDuration(now - Date.parse(iso))} ago${extra})`;
+  return `${iso}  (${since(iso, now)} ago${extra})`;
 }
 
 function section(title: string, fields: Field[], p: Painter, width: number): string {

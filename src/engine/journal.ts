@@ -14,7 +14,7 @@
  *    "controller":HOST|null}
  * A line is appended and fsynced before the play moves on. A journal whose launches are all in
  * their stores is deleted. A replay is idempotent by (namespace, host, jid): a launch whose jid
- * is already recorded is left as it is (Ledger.recordNew), so a journal replayed twice, or by
+ * is already recorded is left as it is (Ledger.recordLaunched), so a journal replayed twice, or by
  * two replays at once, records each launch once.
  *
  * Lock: {"pid":N,"controller":HOST,"at":ISO}. A lock whose controller is this machine and whose
@@ -200,12 +200,12 @@ export type LedgerFor = (url: string, launch: JournalLaunch) => Promise<Ledger>;
 
 /** Puts one launch in its store, unless its jid is already recorded on that host. */
 export async function applyLaunch(ledger: Ledger, l: JournalLaunch): Promise<JobRecord | undefined> {
-  if (await ledger.byJid(l.namespace, l.host, l.jid)) return undefined;
-  const { record, existing } = await ledger.recordNew(
+  const { record, existing } = await ledger.recordLaunched(
     { namespace: l.namespace, host: l.host, name: l.name },
     { playbook: l.playbook, play: l.play, play_id: l.play_id, task: l.task, controller: l.controller },
     { async_timeout: l.async_timeout, no_log: l.no_log, started_at: l.at },
     { ansible_job_id: l.jid, results_file: l.results_file, started: 1, finished: 0 },
+    false,
   );
   return existing ? undefined : record;
 }

@@ -174,6 +174,29 @@ export type ClaimOutcome =
   | { claimed: true; record: JobRecord }
   | { claimed: false; record: JobRecord; stale: boolean; reason: string };
 
+/** A jid index entry: the identity and attempt that recorded a jid. */
+interface JidRef extends Identity {
+  attempt: number;
+}
+
+export interface RecordNewOptions {
+  /** The head (or its absence) as the caller just read it, used for the first try instead of a second read. */
+  known?: { head: Head | undefined } | undefined;
+  /** adopt: the jid's index entry names another record, and must name this one now. */
+  replaceJidIndex?: boolean;
+  /** Create-if-absent: a head that exists is returned as it is (`existing`), never replaced. */
+  ifAbsent?: boolean;
+}
+
+export interface Recorded {
+  record: JobRecord;
+  /** The non-terminal attempt this one replaced (kept in history). */
+  superseded?: JobRecord;
+  /** Nothing was written: the record was already there. */
+  existing?: boolean;
+  where: string;
+}
+
 export class Ledger {
   constructor(readonly store: Store) {
     // The store keeps documents; what a job record means (summaries, links) is said here.
@@ -189,8 +212,19 @@ export class Ledger {
     return this.toHead(await this.store.get(keys.head(checkIdentity(id))));
   }
 
+  /** The store's page of the run that holds the record's play (Ara's UI), when it has one. */
+  runPage(rec: JobRecord): Promise<string | undefined> {
+    return rec.play_id && this.store.runPage ? this.store.runPage(rec.play_id) : Promise.resolve(undefined);
+  }
+
   /** Finds a job by jid on a host: the jid index first, then the head and history it points at. */
   async byJid(namespace: string, host: string, jid: string): Promise<Head | undefined> {
+    const ref = await this.jidRef(namespace, host, jid);
+    return ref && this.ofJid(ref, jid);
+  }
+
+  /** The jid index entry of a jid on a host: the name and attempt that recorded it. */
+  private async jidRef(namespace: string, host: string, jid: string): Promise<JidRef | undefined> {
     if (!jid) throw invalid("job_id", "must be a non-empty string");
     const idx = await this.store.get(keys.jid(namespace, host, jid));
     if (!idx) return undefined;
@@ -198,9 +232,17 @@ export class Ledger {
     if (typeof ref.name !== "string" || typeof ref.attempt !== "number") {
       throw new JobsError("corrupt", `${idx.where}: not a jid index entry`);
     }
-    const id = { namespace, host, name: ref.name };
-    const head = await this.head(id);
-    if (head && head.record.jid === jid) return head;
+    return { namespace, host, name: ref.name, attempt: ref.attempt };
+  }
+
+  /**
+   * The record a jid index entry points at, if it still holds the jid: the head, else its
+   * history copy. `known`: the head of the entry's identity, already read.
+   */
+  private async ofJid(ref: JidRef, jid: string, known?: { head: Head | undefined }): Promise<Head | undefined> {
+    const id = { namespace: ref.namespace, host: ref.host, name: ref.name };
+    const cur = known ? known.head : await this.head(id);
+    if (cur && cur.record.jid === jid) return cur;
     const old = this.toHead(await this.store.get(keys.history(id, ref.attempt)));
     if (old && old.record.jid === jid) return old;
     return undefined;
@@ -315,15 +357,17 @@ export class Ledger {
     origin: Origin,
     fields: Partial<JobRecord>,
     launch: AnyResult,
-    /** adopt: the jid's index entry names another record, and must name this one now. */
-    replaceJidIndex = false,
-  ): Promise<{ record: JobRecord; superseded?: JobRecord; existing?: boolean; where: string }> {
+    opts: RecordNewOptions = {},
+  ): Promise<Recorded> {
     checkIdentity(id);
+    let first = opts.known;
     return retry(CAS, async () => {
-      const head = await this.head(id);
+      const head = first ? first.head : await this.head(id);
+      first = undefined;
       // The same launch again (a save repeated, a journal replayed twice): it is already the head.
       const jid = typeof launch.ansible_job_id === "string" ? launch.ansible_job_id : undefined;
       if (head && jid && head.record.jid === jid) return { record: head.record, existing: true, where: head.entry.where };
+      if (head && opts.ifAbsent) return { record: head.record, existing: true, where: head.entry.where };
       if (head && launchPending(head.record)) {
         throw new JobsError(
           "conflict",
@@ -339,7 +383,7 @@ export class Ledger {
           await this.archive(head);
           written = await this.store.update(keys.head(id), record, head.entry.version);
         }
-        await this.indexJid(record, replaceJidIndex);
+        await this.indexJid(record, opts.replaceJidIndex);
         const where = written.where;
         return head && !isTerminal(head.record.status) ? { record, superseded: head.record, where } : { record, where };
       } catch (err) {
@@ -359,20 +403,36 @@ export class Ledger {
   async importEarlier(job: EarlierJob, origin: Origin = {}): Promise<{ record: JobRecord; outcome: "imported" | "already" | "kept" }> {
     const id = checkIdentity({ namespace: job.playbook_name, host: job.host, name: job.job_name });
     const metadata = checkMetadata(job.metadata, `${job.path}: metadata`);
-    return retry(CAS, async () => {
-      const head = await this.head(id);
-      if (head) return { record: head.record, outcome: head.record.jid === job.ansible_job_id ? "already" : "kept" };
-      const base = newRecord(id, await this.nextAttempt(id, head), origin, { metadata, started_at: job.save_time });
-      const record = applyPatch(base, classifyLaunch(base, { ansible_job_id: job.ansible_job_id, started: 1, finished: 0 }, false)) ?? base;
-      try {
-        await this.store.create(keys.head(id), record);
-        await this.indexJid(record);
-        return { record, outcome: "imported" };
-      } catch (err) {
-        if (!isCode(err, "exists")) throw err;
-        return AGAIN;
-      }
-    }, () => new JobsError("conflict", `job "${id.name}" on ${id.host}: the head kept changing; try again`));
+    const { record, existing } = await this.recordNew(
+      id,
+      origin,
+      { metadata, started_at: job.save_time },
+      { ansible_job_id: job.ansible_job_id, started: 1, finished: 0 },
+      { ifAbsent: true },
+    );
+    return { record, outcome: !existing ? "imported" : record.jid === job.ansible_job_id ? "already" : "kept" };
+  }
+
+  /**
+   * Records a launch that already happened (async_job_save, a journal replay), deciding from
+   * the jid index once what the launch is:
+   * - its jid is not recorded on the host: a new attempt (recordNew);
+   * - it is this identity's head already (a save repeated, a journal replayed twice): nothing;
+   * - it is recorded under another name (the job_ledger callback's record of a task that
+   *   async_job_save then saves): with `adopt`, this identity takes that record over (one job,
+   *   one record); without (a replay: the launch is in the store already), nothing;
+   * - it is an earlier attempt of this identity: with `adopt`, a new attempt; without, nothing.
+   * The jid index and the head are read together; the head read serves the write.
+   */
+  async recordLaunched(id: Identity, origin: Origin, fields: Partial<JobRecord>, launch: AnyResult, adopt: boolean): Promise<Recorded> {
+    checkIdentity(id);
+    const jid = typeof launch.ansible_job_id === "string" && launch.ansible_job_id ? launch.ansible_job_id : undefined;
+    if (!jid) return this.recordNew(id, origin, fields, launch);
+    const [ref, head] = await Promise.all([this.jidRef(id.namespace, id.host, jid), this.head(id)]);
+    const prior = ref && (await this.ofJid(ref, jid, ref.name === id.name ? { head } : undefined));
+    if (prior && prior.record.name !== id.name && adopt) return this.adopt(prior, id, origin, fields, launch, { head });
+    if (prior && (!adopt || prior === head)) return { record: prior.record, existing: true, where: prior.entry.where };
+    return this.recordNew(id, origin, fields, launch, { known: { head } });
   }
 
   /**
@@ -381,22 +441,27 @@ export class Ledger {
    * one record. The new record keeps the prior's start time, the jid index names the new
    * record, and the prior head is deleted when it is still that attempt.
    */
-  async adopt(prior: Head, id: Identity, origin: Origin, fields: Partial<JobRecord>, launch: AnyResult) {
+  private async adopt(prior: Head, id: Identity, origin: Origin, fields: Partial<JobRecord>, launch: AnyResult, known: { head: Head | undefined }) {
     const res = await this.recordNew(
       id,
       origin,
       { ...fields, async_timeout: fields.async_timeout ?? prior.record.async_timeout, started_at: prior.record.started_at },
       launch,
-      true,
+      { replaceJidIndex: true, known },
     );
-    const cur = await this.head(prior.record);
-    if (cur && cur.record.id === prior.record.id) {
+    const drop = async (h: Head): Promise<boolean> => {
       try {
-        await this.store.delete(keys.head(prior.record), cur.entry.version);
+        await this.store.delete(keys.head(prior.record), h.entry.version);
       } catch (err) {
-        if (!isCode(err, "conflict") && !isCode(err, "not_found")) throw err;
+        if (isCode(err, "conflict")) return false;
+        if (!isCode(err, "not_found")) throw err;
       }
-    }
+      return true;
+    };
+    // The prior head as byJid read it, else (it moved since, or that was a history copy) as it is now.
+    if (prior.entry.key.join("/") === keys.head(prior.record).join("/") && (await drop(prior))) return res;
+    const cur = await this.head(prior.record);
+    if (cur && cur.record.id === prior.record.id) await drop(cur);
     return res;
   }
 

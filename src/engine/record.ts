@@ -11,7 +11,7 @@ import { STATUSES } from "./status.js";
 export const SCHEMA_VERSION = 1;
 
 /** Bounds keep records small whatever the job printed. */
-export const LIMITS = { tail: 8192, msg: 2048, error: 2048, text: 1024, metadata: 8192, metadataKeys: 64 } as const;
+export const LIMITS = { tail: 8192, msg: 2048, error: 2048, text: 1024, metadata: 8192, metadataKeys: 64, metadataKey: 256 } as const;
 
 const Str = T.String({ maxLength: LIMITS.text });
 const NullableStr = T.Union([Str, T.Null()]);
@@ -42,10 +42,11 @@ export const JobResult = T.Object(
 
 /**
  * What the playbook attached to the job (the earlier roles' `metadata`): a JSON object kept as
- * given and returned by load. Bounded: at most LIMITS.metadataKeys keys and LIMITS.metadata
- * characters of JSON (checked by checkMetadata, on save and on every read).
+ * given and returned by load. Bounded: at most LIMITS.metadataKeys keys of 1..LIMITS.metadataKey
+ * characters and LIMITS.metadata characters of JSON (checkMetadata on save; the key count and
+ * the JSON length on every read: TypeBox's record keys do not check their lengths).
  */
-export const Metadata = T.Record(T.String({ minLength: 1, maxLength: 256 }), T.Unknown(), { maxProperties: LIMITS.metadataKeys });
+export const Metadata = T.Record(T.String({ minLength: 1, maxLength: LIMITS.metadataKey }), T.Unknown(), { maxProperties: LIMITS.metadataKeys });
 
 export const JobRecord = T.Object(
   {
@@ -101,9 +102,41 @@ export function checkMetadata(value: unknown, field: string): Metadata {
     throw invalid(field, `is not JSON data (${(err as Error).message})`);
   }
   if (json.length > LIMITS.metadata) throw invalid(field, `is ${json.length} characters of JSON (max ${LIMITS.metadata})`);
-  const bad = keys.find((k) => k.length === 0 || k.length > 256);
-  if (bad !== undefined) throw invalid(field, `key ${JSON.stringify(bad.slice(0, 40))} must be 1..256 characters`);
+  const bad = keys.find((k) => k.length === 0 || k.length > LIMITS.metadataKey);
+  if (bad !== undefined) throw invalid(field, `key ${JSON.stringify(bad.slice(0, 40))} must be 1..${LIMITS.metadataKey} characters`);
   return JSON.parse(json) as Metadata;
+}
+
+/**
+ * Whether metadata read from a record is longer than LIMITS.metadata characters of JSON. A
+ * quick upper bound of its JSON length settles nearly every record without building the JSON
+ * (every record read checks it); only metadata near the limit is stringified.
+ */
+function metadataTooLong(meta: unknown): boolean {
+  return jsonLengthBound(meta, LIMITS.metadata) > LIMITS.metadata && JSON.stringify(meta).length > LIMITS.metadata;
+}
+
+/** At least the length of JSON.stringify(v) (a string may need 6 characters per character); stops once past `budget`. */
+function jsonLengthBound(v: unknown, budget: number): number {
+  if (typeof v === "string") return 2 + 6 * v.length;
+  if (typeof v === "number") return 24;
+  if (typeof v === "boolean") return 5;
+  if (v === null) return 4;
+  // Not from JSON (or made JSON by its toJSON): let JSON.stringify measure it.
+  if (typeof v !== "object" || typeof (v as { toJSON?: unknown }).toJSON === "function") return Number.POSITIVE_INFINITY;
+  let n = 2;
+  if (Array.isArray(v)) {
+    for (const x of v) {
+      n += 1 + jsonLengthBound(x, budget - n);
+      if (n > budget) return n;
+    }
+    return n;
+  }
+  for (const [k, x] of Object.entries(v)) {
+    n += 4 + 6 * k.length + jsonLengthBound(x, budget - n);
+    if (n > budget) return n;
+  }
+  return n;
 }
 
 // TypeBox checks `format` only for registered formats; date-time is the one we use.
@@ -125,7 +158,7 @@ export function isRecord(value: unknown): value is JobRecord {
 export function validateRecord(value: unknown, where: string): JobRecord {
   const c = checker();
   if (c.Check(value)) {
-    if (value.metadata !== undefined && JSON.stringify(value.metadata).length > LIMITS.metadata) {
+    if (value.metadata !== undefined && metadataTooLong(value.metadata)) {
       throw new JobsError("corrupt", `${where}: not a valid job record (/metadata is longer than ${LIMITS.metadata} characters of JSON)`);
     }
     return value;

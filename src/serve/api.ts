@@ -11,7 +11,6 @@ import type { OpenedStore, Selection } from "../cli/context.js";
 import { CliError } from "../cli/errors.js";
 import type { JobRecord } from "../engine/record.js";
 import { STATUSES, type Status } from "../engine/status.js";
-import { araPlayLink } from "./ara-link.js";
 import type { CliParts } from "./cli-parts.js";
 
 export class ApiError extends Error {
@@ -206,15 +205,14 @@ export function identityOf(rest: string): { namespace: string; host: string; nam
 }
 
 /** GET /api/jobs/NS/HOST/NAME */
-export async function job(s: OpenedStore, rest: string, storeArg: string): Promise<JobDetail> {
+export async function job(s: OpenedStore, rest: string): Promise<JobDetail> {
   const id = identityOf(rest);
   const head = s.missing ? undefined : await s.ledger.head(id);
   if (!head) throw new ApiError(404, `no job "${id.name}" on ${id.host} in namespace ${id.namespace} of ${s.url}`);
   const { records, errors } = await s.ledger.history(id);
   const byAttempt = new Map(records.map((r) => [r.attempt, r]));
   byAttempt.set(head.record.attempt, head.record);
-  const playId = head.record.play_id;
-  const playUrl = s.store.kind === "ara" && playId ? await araPlayLink(storeArg, playId) : undefined;
+  const playUrl = await s.ledger.runPage(head.record);
   return {
     store: s.url,
     now: new Date().toISOString(),

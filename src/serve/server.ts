@@ -115,7 +115,7 @@ class Feed {
   }
 }
 
-function makeHandler(cli: CliParts, s: OpenedStore, opts: ServeOptions, storeArg: string, feed: Feed) {
+function makeHandler(cli: CliParts, s: OpenedStore, opts: ServeOptions, feed: Feed) {
   const secure = opts.tls !== undefined;
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const t0 = process.hrtime.bigint();
@@ -150,7 +150,7 @@ function makeHandler(cli: CliParts, s: OpenedStore, opts: ServeOptions, storeArg
       if (p === "/api/events") return req.method === "HEAD" ? send(res, 200, "text/event-stream; charset=utf-8", "") : feed.add(res);
       if (p === "/api/jobs") return sendJson(res, 200, await jobs(cli, s, url.searchParams), t0);
       if (p === "/api/timeline") return sendJson(res, 200, await timeline(cli, s, url.searchParams), t0);
-      if (p.startsWith("/api/jobs/")) return sendJson(res, 200, await job(s, p.slice("/api/jobs/".length), storeArg), t0);
+      if (p.startsWith("/api/jobs/")) return sendJson(res, 200, await job(s, p.slice("/api/jobs/".length)), t0);
       if (p.startsWith("/api/")) return sendJson(res, 404, { error: `no such API: ${p} (see docs/cli.md)` });
       send(res, 404, "text/plain; charset=utf-8", "Not found\n");
     } catch (err) {
@@ -177,7 +177,7 @@ function listen(server: Server, opts: ServeOptions): Promise<number> {
 export async function runServer(opts: ServeOptions, cli: CliParts): Promise<number> {
   const s = await cli.open({ store: opts.store });
   const feed = new Feed(cli, s, opts.intervalSec * 1000);
-  const handler = makeHandler(cli, s, opts, opts.store ?? process.env.ANSIBLE_JOBS_STORE ?? s.url, feed);
+  const handler = makeHandler(cli, s, opts, feed);
   const onRequest = (req: IncomingMessage, res: ServerResponse) => void handler(req, res);
   const server = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, onRequest) : createServer(onRequest);
   const port = await listen(server, opts);

@@ -97,6 +97,11 @@ export interface Store {
   absent?(): boolean;
   /** Takes the engine's descriptions of documents (stores that keep summaries or links). */
   describeWith?(hooks: DocumentHooks): void;
+  /**
+   * The store's own page of the run that holds play `playId` (Ara: the playbook's page in
+   * Ara's UI). Best effort: undefined when the store does not know the play or cannot be asked.
+   */
+  runPage?(playId: string): Promise<string | undefined>;
 }
 
 /** Whether a document passes an optional filter (every store filters through this). */

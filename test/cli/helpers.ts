@@ -88,6 +88,8 @@ export interface CliResult {
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
+  /** stdout then stderr, for assertion messages. */
+  out: string;
 }
 
 export interface CliOptions {
@@ -132,7 +134,7 @@ export class Running {
       this.child.on("error", reject);
       this.child.on("close", (code, signal) => {
         clearTimeout(timer);
-        resolve({ code, signal, stdout: this.stdout, stderr: this.stderr });
+        resolve({ code, signal, stdout: this.stdout, stderr: this.stderr, out: this.stdout + this.stderr });
       });
     });
   }
@@ -202,7 +204,7 @@ function runChild(cmd: string, args: string[], env: NodeJS.ProcessEnv, opts: Cli
     child.on("error", reject);
     child.on("close", (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
+      resolve({ code, signal, stdout, stderr, out: stdout + stderr });
     });
     child.stdin.end(opts.input ?? "");
   });

@@ -4,6 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { Ledger } from "../../src/engine/ledger.js";
+import type { RecordQuery } from "../../src/engine/query.js";
 import type { JobRecord } from "../../src/engine/record.js";
 import { openStore } from "../../src/stores/open.js";
 import { unexpectedWarnings } from "./warnings.js";
@@ -105,11 +106,16 @@ export function heads(root: string): Record<string, unknown>[] {
   return [...storeFiles(root).entries()].filter(([k]) => k.startsWith("heads/")).map(([, v]) => v as Record<string, unknown>);
 }
 
-/** Current job records with this name in any store (by URL), sorted by host. */
-export async function recordsIn(url: string, name: string): Promise<JobRecord[]> {
+/**
+ * Job records in any store (by URL): the current ones with this name, sorted by host; or what
+ * a query selects, as `ansible-jobs list` orders it (with `history`, every attempt kept).
+ */
+export async function recordsIn(url: string, which: string | RecordQuery): Promise<JobRecord[]> {
   const store = await openStore(url);
   try {
-    return (await new Ledger(store).list({ name })).records.sort((a, b) => a.host.localeCompare(b.host));
+    const ledger = new Ledger(store);
+    if (typeof which !== "string") return (await ledger.select(which)).records;
+    return (await ledger.list({ name: which })).records.sort((a, b) => a.host.localeCompare(b.host));
   } finally {
     await store.close?.();
   }

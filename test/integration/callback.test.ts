@@ -11,11 +11,9 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { Ledger } from "../../src/engine/ledger.js";
 import type { JobRecord } from "../../src/engine/record.js";
-import { openStore } from "../../src/stores/open.js";
 import { cli, ensureBuilt } from "../cli/helpers.js";
-import { type RunResult, playbook, tempDir } from "../helpers/ansible.js";
+import { type RunResult, playbook, recordsIn, tempDir } from "../helpers/ansible.js";
 import { type Hosts, hostCtl, podmanHosts } from "../helpers/hosts.js";
 import { type Moto, freePort, startMoto, useTestAwsEnv } from "../helpers/moto.js";
 import { roleRunner } from "../helpers/roles.js";
@@ -26,15 +24,6 @@ const LOAD = path.join(import.meta.dirname, "roles", "load.yml");
 const CALLBACK = "rstyczynski.ansible.job_ledger";
 
 /** Every record (heads and history) of a store, by "host name" (several attempts show as repeats). */
-async function allRecords(url: string): Promise<JobRecord[]> {
-  const store = await openStore(url);
-  try {
-    return (await new Ledger(store).select({ history: true })).records;
-  } finally {
-    await store.close?.();
-  }
-}
-
 /** The output with 2.14's wrapped warnings joined again (it wraps at spaces). */
 const flat = (r: RunResult) => r.out.replace(/\n(?!\n)/g, " ");
 
@@ -76,7 +65,7 @@ describe("the job_ledger callback on podman hosts", () => {
       /\[WARNING\]: job_ledger: task "Secret sleep" is no_log, so its result \(and its job id\) is hidden from callbacks: its async job is not recorded\. To record it, register the result and save it with the rstyczynski\.ansible\.async_job_save role and async_job_save_no_log: true/,
     );
     assert.equal(flat(r).match(/is no_log, so its result/g)?.length, 1, "one warning per task, not per host");
-    const recs = await allRecords(store);
+    const recs = await recordsIn(store, { history: true });
     for (const h of hosts.names) {
       // Not the no_log task, not async_status, the saved task once, under the save's name, and
       // both items of a loop whose second item failed (it launched all the same).
@@ -106,7 +95,7 @@ describe("the job_ledger callback on podman hosts", () => {
     const byName = await playbook(LOAD, { inventory: hosts.inventory, extraVars: { job_name: "Long sleep", store } });
     assert.equal(byName.code, 2, byName.out); // lost fails lrt-cb-2 (async_job_load_fail_on)
     assert.match(byName.out, /LOADED lrt-cb-1 found=True running j\d+/);
-    const recs = await allRecords(store);
+    const recs = await recordsIn(store, { history: true });
     const loopJid = Object.fromEntries(hosts.names.map((h) => [h, recs.find((x) => x.host === h && x.name === "Loop sleeps[0]")!.jid]));
     const byJid = await playbook(LOAD, { inventory: hosts.inventory, extraVars: { job_ids: loopJid, store }, args: ["--limit", "lrt-cb-1"] });
     assert.equal(byJid.code, 0, byJid.out);
@@ -132,7 +121,7 @@ describe("the job_ledger callback on podman hosts", () => {
       extraVars: { long_running_task_store: store, long_running_task_name: "lrt-own", long_running_task_command: "sleep 290" },
     });
     assert.equal(r.code, 0, r.out);
-    const recs = await allRecords(store);
+    const recs = await recordsIn(store, { history: true });
     for (const h of hosts.names) {
       // One record of the role's own, none under the role's task names.
       assert.deepEqual(recs.filter((x) => x.host === h && x.name === "lrt-own").map((x) => [x.attempt, x.status]), [[1, "running"]], h);
@@ -157,7 +146,7 @@ describe("the job_ledger callback on podman hosts", () => {
     assert.equal(line.kind, "launch");
     assert.equal(line.name, "Killed launch a");
     assert.ok(existsSync(path.join(journals, `${ja}.lock`)), "the dead run's lock is left too");
-    assert.ok(!(await allRecords(store)).some((x) => x.name === "Killed launch a"), "not in the store yet");
+    assert.ok(!(await recordsIn(store, { history: true })).some((x) => x.name === "Killed launch a"), "not in the store yet");
 
     // A live run's journal (its lock held by a live process: this one) is not touched by a replay.
     const live = path.join(journals, "journal-live-test.jsonl");
@@ -178,7 +167,7 @@ describe("the job_ledger callback on podman hosts", () => {
     const next = await playbook(path.join(DIR, "kill.yml"), { inventory: hosts.inventory, extraVars: { target: "lrt-cb-1", step: "none" }, env: withCallback() });
     assert.equal(next.code, 0, next.out);
     assert.deepEqual(journalFiles(), ["journal-live-test.jsonl"]);
-    const recs = (await allRecords(store)).filter((x) => x.name.startsWith("Killed launch"));
+    const recs = (await recordsIn(store, { history: true })).filter((x) => x.name.startsWith("Killed launch"));
     assert.deepEqual(
       recs.map((x) => [x.host, x.name, x.attempt, x.status]),
       [
@@ -186,7 +175,7 @@ describe("the job_ledger callback on podman hosts", () => {
         ["lrt-cb-1", "Killed launch b", 1, "running"],
       ],
     );
-    assert.ok(!(await allRecords(store)).some((x) => x.name === "live journal"));
+    assert.ok(!(await recordsIn(store, { history: true })).some((x) => x.name === "live journal"));
   });
 
   test("the store down: a warning naming the store, the play goes on, the journal is replayed once the store is back", async () => {
@@ -210,7 +199,7 @@ describe("the job_ledger callback on podman hosts", () => {
       assert.equal(replay.code, 0, replay.stderr);
       assert.match(replay.stdout, /: 2 recorded, 0 already there, journal removed/);
       process.env.AWS_ENDPOINT_URL = moto.endpoint;
-      const recs = await allRecords(url);
+      const recs = await recordsIn(url, { history: true });
       assert.deepEqual(
         recs.map((x) => [x.host, x.name, x.attempt, x.status]),
         hosts.names.map((h) => [h, "Store down launch", 1, "running"]),
@@ -258,7 +247,7 @@ describe("the job_ledger callback on podman hosts", () => {
     const r: RunResult = await playbook(path.join(DIR, "free.yml"), { inventory: hosts.inventory, env: withCallback({ ANSIBLE_JOBS_STORE: own }) });
     assert.equal(r.code, 0, r.out);
     for (const h of hosts.names) assert.match(r.out, new RegExp(`"msg": "FREE ${h} 1"`));
-    const recs = await allRecords(own);
+    const recs = await recordsIn(own, { history: true });
     // Named and namespaced by the task's and the play's vars.
     assert.deepEqual(
       recs.map((x) => [x.namespace, x.host, x.name, x.attempt, x.status, x.task]),
@@ -268,7 +257,7 @@ describe("the job_ledger callback on podman hosts", () => {
     const again = await playbook(path.join(DIR, "free.yml"), { inventory: hosts.inventory, env: withCallback({ ANSIBLE_JOBS_STORE: own }) });
     assert.equal(again.code, 0, again.out);
     assert.deepEqual(
-      (await allRecords(own)).map((x) => [x.host, x.attempt, x.status]),
+      (await recordsIn(own, { history: true })).map((x) => [x.host, x.attempt, x.status]),
       hosts.names.flatMap((h) => [
         [h, 1, "running"],
         [h, 2, "running"],

@@ -9,12 +9,12 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { sleep } from "../../src/engine/clock.js";
-import { COLL, REPO, heads, playbook, run, tempDir } from "../helpers/ansible.js";
+import { COLL, heads, playbook, tempDir } from "../helpers/ansible.js";
+import { cli, ensureBuilt } from "../cli/helpers.js";
 import { type Hosts, countProcs, hostCtl, podmanHosts } from "../helpers/hosts.js";
 import { startMoto } from "../helpers/moto.js";
 
 const DIR = path.join(import.meta.dirname, "compat");
-const CLI = path.join(REPO, "dist", "ansible-jobs.cjs");
 
 /** "EARLIER host found=... status=... jid=... finished=... meta={...} state_file=..." lines, by host. */
 function said(out: string): Record<string, Record<string, string>> {
@@ -35,6 +35,7 @@ describe("playbooks of the earlier save/load roles, unchanged", () => {
   const rec = (ns: string, name: string, host: string) => heads(state).find((r) => r.namespace === ns && r.name === name && r.host === host);
 
   before(async () => {
+    await ensureBuilt();
     hosts = await podmanHosts("lrt-compat", 2);
     state = path.join(tempDir("compat"), "state");
   });
@@ -131,26 +132,26 @@ describe("playbooks of the earlier save/load roles, unchanged", () => {
       assert.equal(await countProcs(h, "sleep 121"), 1, "not started again");
       assert.equal(readFileSync(files[h]!, "utf8"), before[h], "the earlier file is left as it was");
     }
-    const listed = await run("node", [CLI, "list", "-A", "--store", legacy]);
+    const listed = await cli(["list", "-A", "--store", legacy]);
     assert.equal(listed.code, 0, listed.out);
     for (const h of hosts.names) assert.match(listed.stdout, new RegExp(`Nightly backup\\s+${h}\\s+legacy\\s+running`));
-    const shown = await run("node", [CLI, "show", "legacy", "--host", "lrt-compat-1", "-n", "Nightly backup", "--store", legacy]);
+    const shown = await cli(["show", "legacy", "--host", "lrt-compat-1", "-n", "Nightly backup", "--store", legacy]);
     assert.equal(shown.code, 0, shown.out);
     assert.match(shown.stdout, /metadata\s+\{"owner":"ops","n":1\}/);
     assert.match(shown.stdout, /task\s+imported from .*\/lrt-compat-1\/Nightly backup\/legacy\.json/);
 
     const target = path.join(tempDir("compat-import"), "store");
-    const imported = await run("node", [CLI, "import", copy, "--store", target]);
+    const imported = await cli(["import", copy, "--store", target]);
     assert.equal(imported.code, 0, imported.out);
     assert.equal(imported.stdout.match(/^imported /gm)?.length, 2, imported.out);
     assert.match(imported.stderr, /2 earlier job file\(s\) in .*, 2 imported into .*; the files are left in place/);
-    const json = await run("node", [CLI, "list", "-A", "--store", target, "--json"]);
+    const json = await cli(["list", "-A", "--store", target, "--json"]);
     const recs = JSON.parse(json.stdout) as { namespace: string; host: string; name: string; jid: string; started_at: string; metadata: unknown }[];
     assert.deepEqual(
       recs.map((x) => [x.namespace, x.host, x.name, x.jid, x.started_at, x.metadata]),
       hosts.names.map((h) => ["Nightly backup", h, "legacy", jids[h], "2026-12-01T08:00:00.000Z", { owner: "ops", n: 1 }]),
     );
-    const twice = await run("node", [CLI, "import", copy, "--store", target]);
+    const twice = await cli(["import", copy, "--store", target]);
     assert.equal(twice.stdout.match(/^already /gm)?.length, 2, twice.out);
   });
 
@@ -192,7 +193,7 @@ describe("playbooks of the earlier save/load roles, unchanged", () => {
         assert.equal(said(again.out)[h]?.status, "succeeded", again.out);
         assert.deepEqual(JSON.parse(said(again.out)[h]?.meta ?? "null"), { ticket: "CHG-9" });
       }
-      const listed = await run("node", [CLI, "list", "-A", "--store", "oci://axyzns/lrt-oci"], { env: { ...env, OCI_CLI_PROFILE: "JOBS" } });
+      const listed = await cli(["list", "-A", "--store", "oci://axyzns/lrt-oci"], { env: { ...env, OCI_CLI_PROFILE: "JOBS" } });
       assert.equal(listed.code, 0, listed.out);
       assert.match(listed.stdout, /Nightly backup\s+lrt-compat-1\s+oci-job\s+succeeded/);
       // A profile with only API signing keys: the message says what to create, and where.

@@ -3,8 +3,8 @@
  * real ansible-playbook runs (long_running_task on podman hosts lrt-dash-1..3) filled: the table
  * rows, the timeline's bars per host, a filter click, the job page, a live update when a check
  * runs in another process (one host crashed meanwhile: lost), markup in job names and output
- * shown as text, and the token refusal. Writes a screenshot ($DASHBOARD_SCREENSHOT, else a
- * temp file; docs/dashboard.png is one).
+ * shown as text, a window resize redrawn without a request, and the token refusal. Writes a
+ * screenshot ($DASHBOARD_SCREENSHOT, else a temp file; docs/dashboard.png is one).
  */
 import assert from "node:assert/strict";
 import { tmpdir } from "node:os";
@@ -232,6 +232,27 @@ describe("ansible-jobs serve in chromium, over a store filled by ansible-playboo
     assert.match((await page.locator("svg.timeline .stale-label").textContent({ timeout: 10_000 })) ?? "", /^no update for 10m/);
     assert.equal(await page.locator('svg.timeline a.bar.stale[data-name="nightly"]').count(), 1);
     assert.deepEqual(problems, [], "no console error, CSP violation or script error");
+  });
+
+  test("resizing the window draws the timeline again at the new width from what the page has (no request)", async () => {
+    const svgWidth = async () => Number(await page.locator("svg.timeline").getAttribute("width"));
+    const before = await svgWidth();
+    const asked: string[] = [];
+    const onRequest = (r: { url(): string }) => {
+      if (new URL(r.url()).pathname.startsWith("/api/") && !r.url().includes("/api/events")) asked.push(r.url());
+    };
+    page.on("request", onRequest);
+    try {
+      await page.setViewportSize({ width: 1000, height: 900 });
+      await page.waitForFunction((w: number) => Number(document.querySelector("svg.timeline")?.getAttribute("width")) !== w, before, { timeout: 10_000 });
+      assert.ok((await svgWidth()) < before, "narrower");
+      assert.equal(await page.locator("svg.timeline g.host-row").count(), 3, "the same rows");
+      await page.waitForTimeout(500);
+      assert.deepEqual(asked, [], "nothing fetched for a resize");
+    } finally {
+      page.off("request", onRequest);
+      await page.setViewportSize({ width: 1400, height: 900 });
+    }
   });
 
   test("with --token, the browser is refused until it brings the token", async () => {

@@ -7,11 +7,13 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { sleep } from "../../src/engine/clock.js";
-import { REPO, type RunResult, heads, playbook, run, tempDir } from "../helpers/ansible.js";
+import { type RunResult, heads, playbook, tempDir } from "../helpers/ansible.js";
+import { cli, ensureBuilt } from "../cli/helpers.js";
 import { type Hosts, countProcs, inHost, podmanHosts } from "../helpers/hosts.js";
 
 const START = path.join(import.meta.dirname, "playbooks", "start.yml");
-const CLI = path.join(REPO, "dist", "ansible-jobs.cjs");
+/** refresh runs ansible-playbook on the hosts: more than cli()'s default 30 s may pass. */
+const REFRESH_MS = 180_000;
 const NO_STORE =
   /no job store given\. This playbook lives in the installed collection, so the default store \(<playbook_dir>\/\.ansible_async_state\) would be inside the collection: set ANSIBLE_JOBS_STORE or pass -e store=URL/;
 
@@ -32,6 +34,7 @@ describe("operator playbooks and ansible-jobs refresh on podman hosts", () => {
   const ok = (r: RunResult) => assert.equal(r.code, 0, r.out.slice(-4000));
 
   before(async () => {
+    await ensureBuilt();
     hosts = await podmanHosts("lrt-ops", 2);
     store = path.join(tempDir("ops"), "state");
     ok(await playbook(START, { inventory: hosts.inventory, extraVars: { store } }));
@@ -150,9 +153,9 @@ describe("operator playbooks and ansible-jobs refresh on podman hosts", () => {
 
   test("ansible-jobs refresh runs the check playbook, then prints the list of the job", async () => {
     ok(await playbook(START, { inventory: hosts.inventory, extraVars: { store } }));
-    const cli = (...args: string[]) => run(process.execPath, [CLI, ...args], { cwd, env: { NO_COLOR: "1", ANSIBLE_JOBS_STORE: undefined } });
+    const jobs = (...args: string[]) => cli(args, { cwd, env: { NO_COLOR: "1" }, timeoutMs: REFRESH_MS });
     await sleep(1500);
-    const r = await cli("refresh", "quick-job", "-i", hosts.inventory, "--store", store, "--limit", "lrt-ops-1");
+    const r = await jobs("refresh", "quick-job", "-i", hosts.inventory, "--store", store, "--limit", "lrt-ops-1");
     assert.equal(r.code, 0, r.out);
     assert.match(r.stderr, /PLAY \[Check a job on the hosts that have a record of it\]/, "the playbook's output streams to stderr");
     assert.match(r.stdout, /^HOST\s+NAME\s+STATUS/);
@@ -160,7 +163,7 @@ describe("operator playbooks and ansible-jobs refresh on podman hosts", () => {
     assert.match(r.stdout, /lrt-ops-2\s+quick-job\s+running\s+2\s/, "--limit kept lrt-ops-2 out of the check");
     assert.doesNotMatch(r.stdout, /lrt-job|native-job/);
 
-    const json = await cli("refresh", "lrt-job", "-i", hosts.inventory, "--store", store, "--quiet", "--json");
+    const json = await jobs("refresh", "lrt-job", "-i", hosts.inventory, "--store", store, "--quiet", "--json");
     assert.equal(json.code, 0, json.out);
     assert.equal(json.stderr, "", "--quiet: no playbook output when it succeeds");
     const recs = JSON.parse(json.stdout) as { host: string; status: string; playbook: string; checked_at: string | null }[];
@@ -171,30 +174,27 @@ describe("operator playbooks and ansible-jobs refresh on podman hosts", () => {
     }
 
     // A job's status is judged by --fail-on (exit 3, as list does), not by the playbook.
-    const failed = await cli("refresh", "bad-job", "-i", hosts.inventory, "--store", store, "--quiet");
+    const failed = await jobs("refresh", "bad-job", "-i", hosts.inventory, "--store", store, "--quiet");
     assert.equal(failed.code, 0, failed.out);
     assert.match(failed.stdout, /lrt-ops-1\s+bad-job\s+failed\s+2\s/);
-    const gate = await cli("refresh", "lrt-job", "-i", hosts.inventory, "--store", store, "--quiet", "--fail-on", "running,lost");
+    const gate = await jobs("refresh", "lrt-job", "-i", hosts.inventory, "--store", store, "--quiet", "--fail-on", "running,lost");
     assert.equal(gate.code, 3, gate.out);
     assert.match(gate.stderr, /--fail-on: 2 job\(s\) with a failing status: 2 running/);
     assert.match(gate.stdout, /lrt-ops-1\s+lrt-job\s+running/);
 
     // A failing playbook (no record of the job) gives exit 6, its output, and the (empty) list.
-    const none = await cli("refresh", "no-such-job", "-i", hosts.inventory, "--store", store, "--quiet");
+    const none = await jobs("refresh", "no-such-job", "-i", hosts.inventory, "--store", store, "--quiet");
     assert.equal(none.code, 6, none.out);
     assert.match(none.stderr, /no record of job \\"no-such-job\\"/);
     assert.match(none.stderr, /ansible-jobs: refresh: ansible-playbook rstyczynski\.ansible\.check failed \(exit 2\)/);
     assert.match(none.stderr, /No jobs found in /);
 
     // ansible-playbook not on PATH; no -i.
-    const missing = await run(process.execPath, [CLI, "refresh", "lrt-job", "-i", hosts.inventory, "--store", store], {
-      cwd,
-      env: { PATH: "/nonexistent" },
-    });
+    const missing = await cli(["refresh", "lrt-job", "-i", hosts.inventory, "--store", store], { cwd, env: { PATH: "/nonexistent" } });
     assert.equal(missing.code, 6, missing.out);
     assert.match(missing.stderr, /^ansible-jobs: error: refresh runs ansible-playbook, which is not on PATH: install ansible-core/);
     assert.doesNotMatch(missing.stderr, /at .*\.cjs/);
-    const noInv = await cli("refresh", "lrt-job", "--store", store);
+    const noInv = await jobs("refresh", "lrt-job", "--store", store);
     assert.equal(noInv.code, 2);
     assert.match(noInv.stderr, /refresh needs -i INVENTORY/);
     ok(await ops("cancel", { store, job: "lrt-job" }));

@@ -64,6 +64,18 @@ describe("record validation", () => {
     assert.throws(() => validateRecord({ ...base(), extra: 1 }, "f.json"), /not a valid job record/);
   });
 
+  test("metadata read back is bounded by its JSON length, exactly at the limit", () => {
+    const tooLong = /f\.json: not a valid job record \(\/metadata is longer than 8192 characters of JSON\)/;
+    const meta = (v: string) => base({ metadata: { k: v } }); // {"k":"..."}: 8 characters around v's JSON
+    assert.equal(validateRecord(meta("x".repeat(8184)), "f.json").metadata?.k, "x".repeat(8184));
+    assert.throws(() => validateRecord(meta("x".repeat(8185)), "f.json"), tooLong);
+    // Control characters take 6 characters of JSON each; "é" takes 1 (no quick bound settles it).
+    assert.doesNotThrow(() => validateRecord(meta("\u0001".repeat(1364)), "f.json"));
+    assert.throws(() => validateRecord(meta("\u0001".repeat(1365)), "f.json"), tooLong);
+    assert.doesNotThrow(() => validateRecord(meta("é".repeat(8184)), "f.json"));
+    assert.throws(() => validateRecord(meta("é".repeat(8185)), "f.json"), tooLong);
+  });
+
   test("identity checks: empty, control characters, too long", () => {
     assert.throws(() => checkIdentity({ namespace: "default", host: "h", name: "" }), /name: must be a non-empty string/);
     assert.throws(() => checkIdentity({ namespace: "default", host: "h\n1", name: "x" }), /host: .* contains control characters/);

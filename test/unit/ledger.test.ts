@@ -126,3 +126,46 @@ test("a claim is judged stale as it was when the probe's caller loaded it, not w
     setClock(prev);
   }
 });
+
+test("one decision for a launch already made: a save adopts, a replay leaves it, each reads the jid index and the head once", async () => {
+  const store = new MemoryStore();
+  const ledger = new Ledger(store);
+  const calls: string[] = [];
+  store.hook = (c) => {
+    calls.push(`${c.op} ${c.key[0]}`);
+    return undefined;
+  };
+  const counted = async <T>(fn: () => Promise<T>): Promise<[T, string[]]> => {
+    calls.length = 0;
+    const out = await fn();
+    return [out, calls.filter((c) => c.startsWith("get ")).sort()];
+  };
+  const TASK = { ...ID, name: "Long sleep" };
+  const SAVED = { ...ID, name: "saved" };
+  // The callback's journal replayed: a new record under the task's name.
+  const [cb, cbReads] = await counted(() => ledger.recordLaunched(TASK, {}, {}, launch("j1.1"), false));
+  assert.equal(cb.existing, undefined);
+  assert.deepEqual(cbReads, ["get heads", "get jids"]);
+  // Replayed again: nothing written, the index and the head read once.
+  const [again, againReads] = await counted(() => ledger.recordLaunched(TASK, {}, {}, launch("j1.1"), false));
+  assert.equal(again.existing, true);
+  assert.deepEqual(againReads, ["get heads", "get jids"]);
+  assert.ok(!calls.some((c) => /^(create|update|delete) /.test(c)), "nothing written");
+  // async_job_save of the same jid under its own name takes the callback's record over.
+  const [saved, savedReads] = await counted(() => ledger.recordLaunched(SAVED, {}, { async_timeout: 300 }, launch("j1.1"), true));
+  assert.equal(saved.record.name, "saved");
+  assert.equal(saved.record.started_at, cb.record.started_at, "the callback's start time is kept");
+  assert.equal(await ledger.head(TASK), undefined, "the callback's record is gone");
+  assert.equal((await ledger.byJid(ID.namespace, ID.host, "j1.1"))?.record.name, "saved");
+  // The index, the save's head, the callback's head (once: its delete uses that read), and the
+  // index again when it is pointed at the saved record.
+  assert.deepEqual(savedReads, ["get heads", "get heads", "get jids", "get jids"]);
+  // The save repeated: nothing written. The journal replayed late: the launch is in the store.
+  const [twice, twiceReads] = await counted(() => ledger.recordLaunched(SAVED, {}, {}, launch("j1.1"), true));
+  assert.equal(twice.existing, true);
+  assert.deepEqual(twiceReads, ["get heads", "get jids"]);
+  const late = await ledger.recordLaunched(TASK, {}, {}, launch("j1.1"), false);
+  assert.equal(late.existing, true);
+  assert.equal(late.record.name, "saved");
+  assert.equal(await ledger.head(TASK), undefined, "not recorded again under the task's name");
+});

@@ -1,18 +1,10 @@
-/** Times and durations as the page shows them. */
+/** Times as the page shows them (durations and staleness are src/engine/times.ts's). */
+import { since } from "../../engine/times.js";
+
+/** "5m3s ago" ("-" for none). */
 export function ago(iso: string | null, now: number): string {
   if (!iso) return "-";
-  return `${duration(now - Date.parse(iso))} ago`;
-}
-
-export function duration(ms: number): string {
-  if (!(ms >= 0)) return "-";
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${s % 60 ? ` ${s % 60}s` : ""}`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h}h${m % 60 ? ` ${m % 60}m` : ""}`;
-  return `${Math.floor(h / 24)}d ${h % 24}h`;
+  return `${since(iso, now)} ago`;
 }
 
 /** "2026-12-07 02:31:05Z" */

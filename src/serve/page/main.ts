@@ -4,9 +4,10 @@
  * in as text (dom.ts). The list view's state lives in the address (#/?status=failed&sort=...).
  */
 import { byId, clear, h } from "./dom.js";
-import { ago, duration, when } from "./format.js";
-import { ACTIVE, type Attempt, STALE_MS, type TimelineData, legend, renderTimeline } from "./timeline.js";
+import { ago, when } from "./format.js";
+import { ACTIVE, type Attempt, type TimelineData, legend, renderTimeline } from "./timeline.js";
 import { STATUSES } from "../../engine/status.js";
+import { isStale, ranFor, since } from "../../engine/times.js";
 
 interface Rec {
   namespace: string;
@@ -228,8 +229,7 @@ function renderTable(page: JobsPage, p: URLSearchParams): void {
     }),
   );
   const rows = page.jobs.map((r) => {
-    const stale = ACTIVE.has(r.status) && now - Date.parse(r.updated_at) > STALE_MS;
-    const end = r.finished_at ? Date.parse(r.finished_at) : now;
+    const stale = isStale(r, now);
     return h(
       "tr",
       { class: `row st-${r.status}`, "data-host": r.host, "data-name": r.name, "data-status": r.status },
@@ -240,7 +240,7 @@ function renderTable(page: JobsPage, p: URLSearchParams): void {
       h("td", { class: "num" }, r.attempt),
       h("td", { title: when(r.started_at) }, ago(r.started_at, now)),
       h("td", { title: when(r.updated_at), class: stale ? "stale-text" : "" }, ago(r.updated_at, now)),
-      h("td", { class: "num" }, duration(end - Date.parse(r.started_at)), r.finished_at ? "" : "+"),
+      h("td", { class: "num" }, ranFor(r, now)),
       h("td", { class: "path", title: r.playbook ?? "" }, r.playbook ? r.playbook.split("/").slice(-2).join("/") : "-"),
     );
   });
@@ -289,14 +289,21 @@ async function refreshList(): Promise<void> {
   const t = apiParams(p);
   for (const k of ["sort", "order", "offset"]) t.delete(k);
   try {
-    const tl = await getJson<TimelineData>(`/api/timeline?${t}`);
-    const width = Math.max(600, ui.timeline.clientWidth || main.clientWidth - 32);
-    clear(ui.timeline, renderTimeline(tl, width, (a: Attempt, host: string) => jobHref(a.namespace, host, a.name)));
-    ui.moreHosts.textContent = tl.more_hosts ? `${tl.more_hosts} more host(s) not drawn: filter by host to see them.` : "";
+    drawTimeline(await getJson<TimelineData>(`/api/timeline?${t}`));
     markPainted("ansible-jobs:data-painted");
   } catch (err) {
+    drawn = undefined;
     clear(ui.timeline, h("p", { class: "empty" }, (err as Error).message));
   }
+}
+
+/** The timeline on show: a resize draws it again at the new width, without asking the server. */
+let drawn: TimelineData | undefined;
+function drawTimeline(tl: TimelineData): void {
+  drawn = tl;
+  const width = Math.max(600, ui.timeline.clientWidth || main.clientWidth - 32);
+  clear(ui.timeline, renderTimeline(tl, width, (a: Attempt, host: string) => jobHref(a.namespace, host, a.name)));
+  ui.moreHosts.textContent = tl.more_hosts ? `${tl.more_hosts} more host(s) not drawn: filter by host to see them.` : "";
 }
 
 // ---------------------------------------------------------------- job view
@@ -323,6 +330,7 @@ function dl(rows: [string, unknown][]): HTMLElement {
 
 async function refreshJob(rest: string): Promise<void> {
   listBuilt = false;
+  drawn = undefined;
   let d: JobDetail;
   try {
     d = await getJson<JobDetail>(`/api/jobs/${rest}`);
@@ -333,7 +341,7 @@ async function refreshJob(rest: string): Promise<void> {
   byId("store").textContent = d.store;
   const r = d.record;
   const now = Date.parse(d.now);
-  const stale = ACTIVE.has(r.status) && now - Date.parse(r.updated_at) > STALE_MS;
+  const stale = isStale(r, now);
   const res = r.result;
   const araUrl = d.ara && /^https?:\/\//.test(d.ara.play_url) ? d.ara.play_url : undefined;
   clear(
@@ -348,13 +356,13 @@ async function refreshJob(rest: string): Promise<void> {
         { class: "panel" },
         h("h3", {}, "Status and times"),
         dl([
-          ["status", r.status + (stale ? ` (no write for ${duration(now - Date.parse(r.updated_at))})` : "")],
+          ["status", r.status + (stale ? ` (no write for ${since(r.updated_at, now)})` : "")],
           ["attempt", r.attempt],
           ["started", when(r.started_at)],
           ["last write (updated_at)", `${when(r.updated_at)} (${ago(r.updated_at, now)})`],
           ["finished", when(r.finished_at)],
           ["checked", when(r.checked_at as string | null)],
-          ["duration", duration((r.finished_at ? Date.parse(r.finished_at) : now) - Date.parse(r.started_at))],
+          ["duration", ranFor(r, now)],
           ["last error", r.last_error],
         ]),
       ),
@@ -423,7 +431,7 @@ async function refreshJob(rest: string): Promise<void> {
               h("td", {}, badge(a.status)),
               h("td", {}, when(a.started_at)),
               h("td", {}, when(a.finished_at)),
-              h("td", { class: "num" }, duration((a.finished_at ? Date.parse(a.finished_at) : now) - Date.parse(a.started_at))),
+              h("td", { class: "num" }, ranFor(a, now)),
               h("td", {}, a.jid ?? "-"),
               h("td", { class: "num" }, a.result?.rc ?? "-"),
               h("td", {}, a.last_error ?? ""),
@@ -489,7 +497,10 @@ window.addEventListener("hashchange", refresh);
 let resizeTimer: number | undefined;
 window.addEventListener("resize", () => {
   clearTimeout(resizeTimer);
-  resizeTimer = window.setTimeout(refresh, 200);
+  // Only the timeline depends on the width; a refresh under way draws it at the new one anyway.
+  resizeTimer = window.setTimeout(() => {
+    if (listBuilt && drawn && !pending) drawTimeline(drawn);
+  }, 200);
 });
 refresh();
 // Live updates from the first view on (the feed's first poll of the store then does not compete with it).

@@ -5,17 +5,15 @@
  * line from there to now, so a "running" that nobody has checked for a while looks stale.
  */
 import { h, s } from "./dom.js";
-import { clock, day, duration, when } from "./format.js";
+import { clock, day, when } from "./format.js";
 import { STATUSES, TERMINAL } from "../../engine/status.js";
+import { type Times, isStale, ranFor, since } from "../../engine/times.js";
 
-export interface Attempt {
+/** An attempt as /api/timeline gives it: its identity and its times. */
+export interface Attempt extends Times {
   namespace: string;
   name: string;
   attempt: number;
-  status: string;
-  started_at: string;
-  updated_at: string;
-  finished_at: string | null;
 }
 
 export interface TimelineData {
@@ -37,8 +35,6 @@ export const LOOK: Record<string, { label: string; pattern: string }> = {
   lost: { label: "LOST", pattern: "cross" },
   cancelled: { label: "cancel", pattern: "cross" },
 };
-/** A job whose record was not written for this long while active is marked stale. */
-export const STALE_MS = 5 * 60 * 1000;
 
 const ROW = 26;
 const LABEL_W = 170;
@@ -99,9 +95,9 @@ export function renderTimeline(data: TimelineData, width: number, jobHref: (a: A
       const x0 = x(start);
       const w = Math.max(3, x(end) - x0);
       const look = LOOK[a.status] ?? { label: a.status, pattern: "solid" };
-      const stale = active && now - updated > STALE_MS;
+      const stale = isStale(a, now);
       const tip = `${a.name} on ${row.host}, attempt ${a.attempt}: ${a.status}${stale ? " (stale)" : ""}\nstarted ${when(a.started_at)}\n${
-        a.finished_at ? `finished ${when(a.finished_at)} (${duration(end - start)})` : `last written ${when(a.updated_at)}, ${duration(now - updated)} ago`
+        a.finished_at ? `finished ${when(a.finished_at)} (${ranFor(a, now)})` : `last written ${when(a.updated_at)}, ${since(a.updated_at, now)} ago`
       }${a.namespace !== "default" ? `\nnamespace ${a.namespace}` : ""}`;
       const bar = s(
         "a",
@@ -117,7 +113,7 @@ export function renderTimeline(data: TimelineData, width: number, jobHref: (a: A
       if (active) {
         bar.append(s("line", { x1: x(updated), x2: x(now), y1: y + ROW / 2, y2: y + ROW / 2, class: `since-update${stale ? " stale" : ""}` }));
         if (stale && x(now) - x(updated) > 70) {
-          bar.append(s("text", { x: x(now) - 4, y: y + ROW / 2 - 3, class: "stale-label", "text-anchor": "end" }, `no update for ${duration(now - updated)}`));
+          bar.append(s("text", { x: x(now) - 4, y: y + ROW / 2 - 3, class: "stale-label", "text-anchor": "end" }, `no update for ${since(a.updated_at, now)}`));
         }
       }
       g.append(bar);

@@ -1,7 +1,8 @@
 /**
  * Links to the run: a record on the playbook of the play that started or resumed a job, so the
  * job shows up in Ara's UI next to the run. What a link is called and shows is the engine's
- * (DocumentHooks.link); this file finds the run's playbook by its play's uuid and writes it.
+ * (DocumentHooks.link); this file finds the run's playbook by its play's uuid and writes it,
+ * and gives that playbook's page in Ara's UI (the dashboard's link to the run).
  */
 import type { DocumentLink, Key } from "../types.js";
 import type { LedgerBook } from "./book.js";
@@ -30,6 +31,22 @@ export class RunLinks {
       this.playbookOfPlay.set(uuid, p);
     }
     return p;
+  }
+
+  /**
+   * The Ara page of the playbook that holds play `uuid`. Best effort: undefined when Ara does
+   * not know the play (a run without Ara's callback) or cannot be asked; neither answer is
+   * remembered, as Ara may know the play next time.
+   */
+  async runPage(uuid: string): Promise<string | undefined> {
+    try {
+      const pb = await this.playbookOf(uuid);
+      if (pb !== undefined) return this.client.ui("playbooks", pb);
+    } catch {
+      // unreachable or refused: no link
+    }
+    this.playbookOfPlay.delete(uuid);
+    return undefined;
   }
 
   /**

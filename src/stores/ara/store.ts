@@ -26,7 +26,7 @@
  *   versions.ts  which version is the latest (probing, hints)
  *   post.ts      writing version N (the POST only one writer wins)
  *   envelope.ts  what a version record holds, and the version strings
- *   links.ts     links to the run's playbook
+ *   links.ts     links to the run's playbook, and its page in Ara's UI
  *   keys.ts      store keys as Ara keys, record types
  */
 import { sleep } from "../../engine/clock.js";
@@ -90,6 +90,10 @@ export class AraStore implements Store {
 
   describeWith(hooks: DocumentHooks): void {
     this.hooks = hooks;
+  }
+
+  runPage(playId: string): Promise<string | undefined> {
+    return this.links.runPage(playId);
   }
 
   /** Tells the store which play it serves, so job records are linked to that play's playbook. */
