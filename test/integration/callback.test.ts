@@ -222,7 +222,7 @@ describe("the job_ledger callback on podman hosts", () => {
     // 2.19 and 2.14 do not tell callbacks where a loop item ran: the callback templates
     // delegate_to with the item; where that needs more (here: groups), it warns and records nothing.
     const perItem = ANSIBLE_LINE === undefined || Number(ANSIBLE_LINE.split(".")[1]) >= 21;
-    const recs = await allRecords(own);
+    const recs = await recordsIn(own, { history: true });
     assert.deepEqual(
       recs.map((x) => [x.host, x.name, x.status, x.task]).sort(),
       [
