@@ -194,7 +194,7 @@ export class Operations {
     }
     const res = await this.ledger.claim(id, this.origin(), fields, this.args.stale_after);
     if (res.claimed) return out(res.record, true, { claimed: true, msg: `claimed job "${id.name}" on ${host}` });
-    const held = out(res.record, false, { claimed: false, msg: res.reason, ...(res.stale ? { warnings: ["the claim is stale: probe it by its token"] } : {}) });
+    const held = out(res.record, false, { claimed: false, msg: res.reason, ...(res.stale ? { warnings: [staleClaim(res.record, this.args.stale_after)] } : {}) });
     if (launchPending(res.record)) held.claim_stale = res.stale;
     return held;
   }
@@ -318,4 +318,13 @@ export function hostError(err: unknown, input: HostInput = {}): HostOutput {
       "a later long_running_task start or check also finds it by its claim token";
   }
   return { changed: false, failed: true, msg, job: null, status: null };
+}
+
+/** What a stale claim is, said as a fact: whoever claims the name next (long_running_task does) probes it by its token first. */
+function staleClaim(rec: JobRecord, staleAfter: number): string {
+  const by = rec.controller ? ` (claimed by ${rec.controller})` : "";
+  return (
+    `stale claim: job "${rec.name}" attempt ${rec.attempt}${by} has recorded no launch for stale_after (${staleAfter} s) ` +
+    "or more; only a probe by its claim token can tell whether that launch ran"
+  );
 }

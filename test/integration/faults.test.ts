@@ -185,6 +185,10 @@ function faultSuite(title: string, backend: Backend, hostsOf: () => Hosts) {
       // Once stale by the store's clock, the probe shows no process carries its token: taken over, launched once.
       const later = await startWith(name, SECS + 4, undefined, { long_running_task_stale_after: 1 });
       assert.equal(later.r.code, 0, later.r.out);
+      assert.match(
+        later.r.out,
+        new RegExp(`\\[WARNING\\]: ${host()}: stale claim: job "${name}" attempt 1 \\(claimed by \\S+\\) has recorded no launch for stale_after \\(1 s\\) or more`),
+      );
       const all = await attempts(name);
       assert.deepEqual(all.map((a) => [a.attempt, a.status]), [
         [1, "lost"],

@@ -127,6 +127,29 @@ test("a claim is judged stale as it was when the probe's caller loaded it, not w
   }
 });
 
+test("a start that finds a stale claim says what it is: the attempt, who claimed it, for how long no launch was recorded", async () => {
+  let t = Date.parse("2030-01-01T00:00:00Z");
+  const prev = setClock({ now: () => t, sleep: async () => {} });
+  try {
+    const ledger = new Ledger(new MemoryStore());
+    const claim = (extra: Record<string, unknown> = {}) =>
+      new Operations(ledger, coerceTo(JOB_STORE_OPTIONS, { op: "save", claim: true, name: ID.name, stale_after: 300, ...extra }), {}).forHost(ID.host, {});
+    assert.ok((await ledger.claim(ID, { controller: "ctl-a" }, {}, 300)).claimed);
+    const fresh = await claim();
+    assert.equal(fresh.claimed, false);
+    assert.equal(fresh.warnings, undefined, "a fresh claim may be launching right now: no warning");
+    t += 301_000;
+    const stale = await claim();
+    assert.equal(stale.claimed, false);
+    assert.equal(stale.claim_stale, true);
+    assert.deepEqual(stale.warnings, [
+      `stale claim: job "${ID.name}" attempt 1 (claimed by ctl-a) has recorded no launch for stale_after (300 s) or more; only a probe by its claim token can tell whether that launch ran`,
+    ]);
+  } finally {
+    setClock(prev);
+  }
+});
+
 test("one decision for a launch already made: a save adopts, a replay leaves it, each reads the jid index and the head once", async () => {
   const store = new MemoryStore();
   const ledger = new Ledger(store);
