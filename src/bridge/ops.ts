@@ -6,7 +6,7 @@
 import { type AnyResult, type Evidence, aboutThisAttempt, probedJid } from "../engine/classify.js";
 import { now, nowIso } from "../engine/clock.js";
 import { JobsError, describe, invalid } from "../engine/errors.js";
-import { type Identity, type Ledger, type Origin, launchPending } from "../engine/ledger.js";
+import { type Identity, type Ledger, type Mutated, type Origin, launchPending } from "../engine/ledger.js";
 import { parseDuration } from "../engine/options.js";
 import type { RecordFilter } from "../engine/query.js";
 import { type JobRecord, checkMetadata } from "../engine/record.js";
@@ -249,7 +249,7 @@ export class Operations {
     }
     const id: Identity = head.record;
     if (this.check) return out(head.record, false, { found: true, msg: `would update job "${id.name}" on ${host}` });
-    let r: { record: JobRecord; changed: boolean };
+    let r: Mutated;
     if (result !== undefined && result !== null) {
       const items = launches(result, this.args.result_var ?? "result");
       r = await this.ledger.recordLaunch(id, this.args.claim_token ?? undefined, items[0]!.launch, head);
@@ -267,6 +267,12 @@ export class Operations {
       r = await this.ledger.mutate(id, head.record.id, () => ({ cleaned_at: nowIso() }), head);
     } else {
       throw invalid("result", "update needs one of result, result_var, probe, probe_var, status or cleaned");
+    }
+    if (r.movedOn) {
+      // Another controller started the job again after this one loaded it: what was learnt is
+      // about an attempt that is history now, and the job's truth is the new attempt.
+      const msg = `job "${id.name}" on ${host}: attempt ${head.record.attempt} was followed by attempt ${r.record.attempt} while it was checked; the new attempt is reported`;
+      return out(r.record, false, { found: true, msg });
     }
     return out(r.record, r.changed, { found: true, ...(r.record.last_error ? { msg: r.record.last_error } : {}) });
   }

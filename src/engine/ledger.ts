@@ -188,6 +188,14 @@ export interface RecordNewOptions {
   ifAbsent?: boolean;
 }
 
+/** A head change: the record as it is now, and whether this call changed it. */
+export interface Mutated {
+  record: JobRecord;
+  changed: boolean;
+  /** The head is another attempt than the one the change was for: nothing was changed. */
+  movedOn?: true;
+}
+
 export interface Recorded {
   record: JobRecord;
   /** The non-terminal attempt this one replaced (kept in history). */
@@ -491,7 +499,10 @@ export class Ledger {
 
   /**
    * Changes the head with compare-and-swap, re-reading and re-applying on conflict.
-   * `expectId` pins the attempt: evidence about attempt 3 never lands on attempt 4.
+   * `expectId` pins the attempt: evidence about attempt 3 never lands on attempt 4. When the
+   * head is another attempt by then (another controller started the job again meanwhile), the
+   * change is not made and the answer is that head, `movedOn`: not an error, the job's truth
+   * is the new attempt.
    * `known` is the head as the caller just read it, used for the first try instead of a
    * second read (a stale one only costs a conflict and a re-read).
    */
@@ -500,7 +511,7 @@ export class Ledger {
     expectId: string | undefined,
     fn: (rec: JobRecord, head: Head) => Promise<Patch | undefined> | Patch | undefined,
     known?: Head,
-  ): Promise<{ record: JobRecord; changed: boolean }> {
+  ): Promise<Mutated> {
     checkIdentity(id);
     const headKey = keys.head(id).join("/");
     let first = known && known.entry.key.join("/") === headKey ? known : undefined;
@@ -508,12 +519,7 @@ export class Ledger {
       const head = first ?? (await this.head(id));
       first = undefined;
       if (!head) throw new JobsError("not_found", `no job "${id.name}" on ${id.host} in namespace ${id.namespace}`);
-      if (expectId && head.record.id !== expectId) {
-        throw new JobsError(
-          "conflict",
-          `job "${id.name}" on ${id.host} moved on to attempt ${head.record.attempt} while this one was checked`,
-        );
-      }
+      if (expectId && head.record.id !== expectId) return { record: head.record, changed: false, movedOn: true };
       const next = applyPatch(head.record, await fn(head.record, head));
       if (!next) return { record: head.record, changed: false };
       try {

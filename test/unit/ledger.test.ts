@@ -127,6 +127,37 @@ test("a claim is judged stale as it was when the probe's caller loaded it, not w
   }
 });
 
+test("a check whose job is started again while it runs reports the new attempt, and neither fails the host nor touches it", async () => {
+  // Seen in a podman run (stop 17): a check failed its host with "moved on to attempt 2 while
+  // this one was checked" when another controller restarted the job between the check's read
+  // and its write.
+  const store = new MemoryStore();
+  const ledger = new Ledger(store);
+  const first = await ledger.claim(ID, { controller: "ctl-a" }, {}, 300);
+  assert.ok(first.claimed);
+  await ledger.recordLaunch(ID, first.record.claim_token!, launch("j1.1"));
+  let raced = false;
+  store.hook = async (call) => {
+    if (raced || call.op !== "update" || call.key[0] !== "heads") return undefined;
+    raced = true; // the other controller's own calls pass
+    const other = new Ledger(store);
+    await other.setStatus(ID, "succeeded", null);
+    assert.ok((await other.claim(ID, { controller: "ctl-b" }, {}, 300)).claimed);
+    return undefined;
+  };
+  const running = { state: "running", jid: "j1.1", finished: 0, invocation: { module_args: { jid: "j1.1" } } };
+  const args = coerceTo(JOB_STORE_OPTIONS, { op: "update", name: ID.name, probe_var: "__probe", stale_after: 300 });
+  const answer = await new Operations(ledger, args, {}).forHost(ID.host, { probe: running });
+  assert.ok(raced, "the restart happened between the check's read and its write");
+  assert.ok(!answer.failed, answer.msg);
+  assert.equal(answer.changed, false);
+  assert.equal(answer.job?.attempt, 2);
+  assert.equal(answer.status, "starting");
+  assert.equal(answer.msg, `job "${ID.name}" on ${ID.host}: attempt 1 was followed by attempt 2 while it was checked; the new attempt is reported`);
+  const head = (await ledger.head(ID))!.record;
+  assert.deepEqual([head.attempt, head.status, head.controller, head.checked_at], [2, "starting", "ctl-b", null], "the new attempt is as its claim left it");
+});
+
 test("a start that finds a stale claim says what it is: the attempt, who claimed it, for how long no launch was recorded", async () => {
   let t = Date.parse("2030-01-01T00:00:00Z");
   const prev = setClock({ now: () => t, sleep: async () => {} });
