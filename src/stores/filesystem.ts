@@ -205,23 +205,39 @@ function readInto(file: string, buf: Buffer): string | Buffer {
 }
 
 /**
- * A listed entry whose version (slot and a hash of the bytes) is computed only if asked for.
- * Without `source` (list() told that versions are not wanted) it keeps nothing of the bytes:
- * holding 100k documents' text until the list is dropped was a third of list()'s GC.
+ * A listed entry. It holds little for as long as the caller keeps the list (100k entries of
+ * `ansible-jobs list`): its key and file name are built from its directory's, and its version
+ * (slot and a hash of the bytes) is computed only if asked for. Without `source` (list() told
+ * that versions are not wanted) it keeps nothing of the bytes at all.
  */
 class ListedEntry implements Entry {
+  #dir: string;
+  #parent: readonly string[];
+  #base: string;
   #slot: number;
   #source: string | Buffer | undefined;
+  #key: Key | undefined;
   #version: string | undefined;
   constructor(
-    readonly key: Key,
-    readonly where: string,
-    readonly value: unknown,
+    dir: string,
+    parent: readonly string[],
+    base: string,
     slot: number,
+    readonly value: unknown,
     source: string | Buffer | undefined,
   ) {
+    this.#dir = dir;
+    this.#parent = parent;
+    this.#base = base;
     this.#slot = slot;
     this.#source = source;
+  }
+  get key(): Key {
+    this.#key ??= [...this.#parent, decodeName(this.#base)];
+    return this.#key;
+  }
+  get where(): string {
+    return `${this.#dir}${path.sep}${slotFile(this.#base, this.#slot)}`;
   }
   get version(): string {
     if (this.#version === undefined) {
@@ -679,7 +695,6 @@ export class FilesystemStore implements Store {
       );
       const deleted: string[] = [];
       for (const [base, slots] of listing.docs) {
-        const k = [...key, decodeName(base)];
         let slot = slots[slots.length - 1]!;
         let p = `${d}${path.sep}${slotFile(base, slot)}`;
         try {
@@ -703,9 +718,9 @@ export class FilesystemStore implements Store {
             continue;
           }
           const value = this.parse(p, text);
-          if (matchesFilter(value, filter)) result.entries.push(new ListedEntry(k, p, value, slot, keepSource ? text : undefined));
+          if (matchesFilter(value, filter)) result.entries.push(new ListedEntry(d, key, base, slot, value, keepSource ? text : undefined));
         } catch (err) {
-          result.errors.push({ key: k, where: p, message: err instanceof JobsError ? err.message : `${p}: ${(err as Error).message}` });
+          result.errors.push({ key: [...key, decodeName(base)], where: p, message: err instanceof JobsError ? err.message : `${p}: ${(err as Error).message}` });
         }
       }
       const litter = listing.tmps.length > 0 || listing.legacy.length > 0 || deleted.length > 0;
