@@ -223,6 +223,34 @@ describe("filesystem store", () => {
     assert.equal(again.version.split(":")[0], "0");
   });
 
+  test("list gives each document's key, file and value, its version on demand; without versions, asking for one is an error", async () => {
+    const root = path.join(tempDir("fslist"), "state");
+    const store = new FilesystemStore(root);
+    const small = await store.create(["t", "Small doc"], { n: 1 });
+    // Bigger than the list's read buffer (64 KiB), and past its first update (slot 1).
+    const bigValue = { text: "é".repeat(50_000) };
+    const big = await store.update(["t", "big"], bigValue, (await store.create(["t", "big"], { n: 0 })).version);
+    const byName = (entries: readonly { key: readonly string[] }[]) => [...entries].sort((a, b) => (a.key[1]! < b.key[1]! ? -1 : 1));
+
+    const withVersions = byName((await store.list(["t"])).entries);
+    assert.deepEqual(
+      withVersions.map((e) => [e.key, e.where, e.value, e.version]),
+      [
+        [["t", "Small doc"], path.join(root, "t", `${encodeSegment("Small doc")}.json`), { n: 1 }, small.version],
+        [["t", "big"], path.join(root, "t", "big@000001.json"), bigValue, big.version],
+      ],
+    );
+
+    const valuesOnly = await store.list(["t"], undefined, { versions: false });
+    assert.deepEqual(valuesOnly.errors, []);
+    const entries = byName(valuesOnly.entries);
+    assert.deepEqual(
+      entries.map((e) => [e.key, e.where, e.value]),
+      withVersions.map((e) => [e.key, e.where, e.value]),
+    );
+    assert.throws(() => entries[0]!.version, (e) => isCode(e, "internal") && /listed without versions/.test((e as Error).message));
+  });
+
   test("a delete killed half way (a tombstone, or a slot a remover renamed its marker over) reads as deleted and is removed", async () => {
     const root = path.join(tempDir("fshalf"), "state");
     const store = new FilesystemStore(root);
