@@ -11,6 +11,7 @@ import { isCode } from "../../src/engine/errors.js";
 import { Ledger, keys, newRecord } from "../../src/engine/ledger.js";
 import { encodeKey, encodeSegment } from "../../src/stores/encode.js";
 import { FilesystemStore } from "../../src/stores/filesystem.js";
+import type { Entry } from "../../src/stores/types.js";
 import { TRICKY_NAMES } from "../conformance/suite.js";
 import { tempDir } from "../helpers/ansible.js";
 
@@ -230,7 +231,7 @@ describe("filesystem store", () => {
     // Bigger than the list's read buffer (64 KiB), and past its first update (slot 1).
     const bigValue = { text: "é".repeat(50_000) };
     const big = await store.update(["t", "big"], bigValue, (await store.create(["t", "big"], { n: 0 })).version);
-    const byName = (entries: readonly { key: readonly string[] }[]) => [...entries].sort((a, b) => (a.key[1]! < b.key[1]! ? -1 : 1));
+    const byName = (entries: readonly Entry[]) => [...entries].sort((a, b) => (a.key[1]! < b.key[1]! ? -1 : 1));
 
     const withVersions = byName((await store.list(["t"])).entries);
     assert.deepEqual(
