@@ -189,8 +189,9 @@ function decodeName(seg: string): string {
  * Reads a file as UTF-8 through a reused buffer. The text is returned as a string when
  * it decodes losslessly (no U+FFFD), so hashing it later gives the version of the bytes;
  * otherwise the bytes themselves are returned. A read that returns less than it asked for is
- * taken for the end of the file (POSIX: short reads of a regular file happen only there, and a
- * slot file never changes once linked), which saves the read of zero bytes at the end.
+ * taken for the end of the file (a slot file never changes once linked, and local filesystems
+ * read a regular file short only at its end), which saves the read of zero bytes at the end;
+ * list() reads a file that does not parse again to its end before calling it corrupt.
  */
 function readInto(file: string, buf: Buffer): string | Buffer {
   const fd = fs.openSync(file, "r");
@@ -717,7 +718,25 @@ export class FilesystemStore implements Store {
             deleted.push(base);
             continue;
           }
-          const value = this.parse(p, text);
+          let value: unknown;
+          try {
+            value = this.parse(p, text);
+          } catch (err) {
+            // readInto took a short read for the end of the file (so it is on local
+            // filesystems). Before a file is called corrupt, its head is read again to the end:
+            // a FUSE filesystem with direct_io may return a short read anywhere.
+            const h = this.head(d, base);
+            if (!h) continue;
+            if (h.file === p && h.bytes.length === Buffer.byteLength(text)) throw err;
+            slot = h.slot;
+            p = h.file;
+            text = h.bytes;
+            if (isGone(text)) {
+              deleted.push(base);
+              continue;
+            }
+            value = this.parse(p, text);
+          }
           if (matchesFilter(value, filter)) result.entries.push(new ListedEntry(d, key, base, slot, value, keepSource ? text : undefined));
         } catch (err) {
           result.errors.push({ key: [...key, decodeName(base)], where: p, message: err instanceof JobsError ? err.message : `${p}: ${(err as Error).message}` });

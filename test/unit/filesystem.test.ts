@@ -1,7 +1,8 @@
 /** Filesystem store specifics: confinement, modes, corrupt files, atomicity across processes. */
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import fs, { mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { syncBuiltinESMExports } from "node:module";
 import { hostname } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
@@ -250,6 +251,44 @@ describe("filesystem store", () => {
       withVersions.map((e) => [e.key, e.where, e.value]),
     );
     assert.throws(() => entries[0]!.version, (e) => isCode(e, "internal") && /listed without versions/.test((e as Error).message));
+  });
+
+  test("a file read short (as FUSE with direct_io may) is read again to its end before it is called corrupt", async () => {
+    const root = path.join(tempDir("fsshort"), "state");
+    const ledger = new Ledger(new FilesystemStore(root));
+    for (const name of ["a", "b", "c"]) await ledger.claim({ namespace: "default", host: "h1", name }, {}, {}, 300);
+    const dir = path.join(root, "heads", "default", "h1");
+    writeFileSync(path.join(dir, "broken.json"), '{"schema": 1, "id": ');
+    // Every first read of a file returns only its first 100 bytes.
+    const readSync = fs.readSync;
+    const shortened = new Set<number>();
+    let shortReads = 0;
+    fs.readSync = ((fd: number, buffer: NodeJS.ArrayBufferView, offset: number, length: number, position: fs.ReadPosition | null) => {
+      if (!shortened.has(fd) && length > 100) {
+        shortened.add(fd);
+        shortReads++;
+        return readSync(fd, buffer, offset, 100, position);
+      }
+      return readSync(fd, buffer, offset, length, position);
+    }) as typeof fs.readSync;
+    syncBuiltinESMExports();
+    const close = fs.closeSync;
+    fs.closeSync = (fd: number) => {
+      shortened.delete(fd);
+      close(fd);
+    };
+    syncBuiltinESMExports();
+    try {
+      const { records, errors } = await ledger.list({});
+      assert.ok(shortReads >= 3, `${shortReads} short reads`);
+      assert.deepEqual(records.map((r) => r.name).sort(), ["a", "b", "c"]);
+      assert.equal(errors.length, 1);
+      assert.match(errors[0]!, new RegExp(`^${dir}/broken\\.json: not valid JSON`));
+    } finally {
+      fs.readSync = readSync;
+      fs.closeSync = close;
+      syncBuiltinESMExports();
+    }
   });
 
   test("a delete killed half way (a tombstone, or a slot a remover renamed its marker over) reads as deleted and is removed", async () => {
