@@ -188,15 +188,25 @@ function decodeName(seg: string): string {
 /**
  * Reads a file as UTF-8 through a reused buffer. The text is returned as a string when
  * it decodes losslessly (no U+FFFD), so hashing it later gives the version of the bytes;
- * otherwise the bytes themselves are returned. A read that returns less than it asked for is
- * taken for the end of the file (a slot file never changes once linked, and local filesystems
- * read a regular file short only at its end), which saves the read of zero bytes at the end;
- * list() reads a file that does not parse again to its end before calling it corrupt.
+ * otherwise the bytes themselves are returned. A read that returns less than it asked for, ending
+ * in the newline that ends every document this store writes, is taken for the end of the file
+ * (a slot file never changes once linked, and local filesystems read a regular file short only
+ * at its end), which saves the read of zero bytes at the end; list() reads a file that does not
+ * parse again to its end before calling it corrupt.
  */
 function readInto(file: string, buf: Buffer): string | Buffer {
   const fd = fs.openSync(file, "r");
   try {
-    const n = fs.readSync(fd, buf, 0, buf.length, null);
+    let n = fs.readSync(fd, buf, 0, buf.length, null);
+    // What this store writes ends in a newline; anything else is read on to its end, as is a file
+    // that fills the buffer.
+    if (n > 0 && buf[n - 1] !== 0x0a) {
+      while (n < buf.length) {
+        const r = fs.readSync(fd, buf, n, buf.length - n, null);
+        if (r === 0) break;
+        n += r;
+      }
+    }
     if (n === buf.length) return Buffer.concat([buf, fs.readFileSync(fd)]);
     const text = buf.toString("utf8", 0, n);
     return text.includes("\uFFFD") ? Buffer.from(buf.subarray(0, n)) : text;

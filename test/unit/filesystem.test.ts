@@ -253,42 +253,58 @@ describe("filesystem store", () => {
     assert.throws(() => entries[0]!.version, (e) => isCode(e, "internal") && /listed without versions/.test((e as Error).message));
   });
 
-  test("a file read short (as FUSE with direct_io may) is read again to its end before it is called corrupt", async () => {
+  test("a file read short (as FUSE with direct_io may) is read on to its end before it is parsed or called corrupt", async () => {
     const root = path.join(tempDir("fsshort"), "state");
     const ledger = new Ledger(new FilesystemStore(root));
     for (const name of ["a", "b", "c"]) await ledger.claim({ namespace: "default", host: "h1", name }, {}, {}, 300);
     const dir = path.join(root, "heads", "default", "h1");
     writeFileSync(path.join(dir, "broken.json"), '{"schema": 1, "id": ');
-    // Every first read of a file returns only its first 100 bytes.
-    const readSync = fs.readSync;
-    const shortened = new Set<number>();
-    let shortReads = 0;
-    fs.readSync = ((fd: number, buffer: NodeJS.ArrayBufferView, offset: number, length: number, position: fs.ReadPosition | null) => {
-      if (!shortened.has(fd) && length > 100) {
+    const store = new FilesystemStore(root);
+    const expected = await store.list(["heads"]);
+    // The first read of each file returns only part of it: its first 100 bytes, the bytes up to
+    // the last newline in them (which looks like the end of a document this store wrote), or all
+    // but its last byte (a whole JSON document without its newline).
+    const shortReads = async (cut: "100" | "newline" | "last") => {
+      const readSync = fs.readSync;
+      const closeSync = fs.closeSync;
+      const shortened = new Set<number>();
+      let count = 0;
+      fs.readSync = ((fd: number, buffer: Buffer, offset: number, length: number, position: null) => {
+        if (shortened.has(fd) || length <= 100) return readSync(fd, buffer, offset, length, position);
         shortened.add(fd);
-        shortReads++;
-        return readSync(fd, buffer, offset, 100, position);
-      }
-      return readSync(fd, buffer, offset, length, position);
-    }) as typeof fs.readSync;
-    syncBuiltinESMExports();
-    const close = fs.closeSync;
-    fs.closeSync = (fd: number) => {
-      shortened.delete(fd);
-      close(fd);
-    };
-    syncBuiltinESMExports();
-    try {
-      const { records, errors } = await ledger.list({});
-      assert.ok(shortReads >= 3, `${shortReads} short reads`);
-      assert.deepEqual(records.map((r) => r.name).sort(), ["a", "b", "c"]);
-      assert.equal(errors.length, 1);
-      assert.match(errors[0]!, new RegExp(`^${dir}/broken\\.json: not valid JSON`));
-    } finally {
-      fs.readSync = readSync;
-      fs.closeSync = close;
+        const size = fs.fstatSync(fd).size;
+        const head = Buffer.alloc(100);
+        readSync(fd, head, 0, 100, 0); // pread: the file offset stays
+        const n = cut === "100" ? 100 : cut === "newline" ? head.lastIndexOf(10) + 1 : size - 1;
+        if (size <= 100 || n <= 0) return readSync(fd, buffer, offset, length, position);
+        count++;
+        return readSync(fd, buffer, offset, n, position);
+      }) as typeof fs.readSync;
+      fs.closeSync = (fd: number) => {
+        shortened.delete(fd);
+        closeSync(fd);
+      };
       syncBuiltinESMExports();
-    }
+      try {
+        const { records, errors } = await ledger.list({});
+        assert.deepEqual(records.map((r) => r.name).sort(), ["a", "b", "c"]);
+        assert.equal(errors.length, 1);
+        assert.match(errors[0]!, new RegExp(`^${dir}/broken\\.json: not valid JSON`));
+        const listed = await store.list(["heads"]);
+        assert.deepEqual(
+          listed.entries.map((e) => [e.where, e.version]).sort(),
+          expected.entries.map((e) => [e.where, e.version]).sort(),
+        );
+      } finally {
+        fs.readSync = readSync;
+        fs.closeSync = closeSync;
+        syncBuiltinESMExports();
+      }
+      assert.ok(count >= 6, `${count} short reads`);
+    };
+    await shortReads("100");
+    await shortReads("newline");
+    await shortReads("last");
   });
 
   test("a delete killed half way (a tombstone, or a slot a remover renamed its marker over) reads as deleted and is removed", async () => {
