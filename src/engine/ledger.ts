@@ -10,7 +10,7 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import type { Entry, Key, Store } from "../stores/types.js";
+import type { Entry, Key, ListOptions, Store } from "../stores/types.js";
 import { nowIso } from "./clock.js";
 import { type AnyResult, type Evidence, type ObserveOptions, type Patch, classifyLaunch, classifyProbe } from "./classify.js";
 import { JobsError, invalid, isCode } from "./errors.js";
@@ -43,6 +43,8 @@ const MAX_NAME = 1024;
 const CAS_RETRIES = 12;
 /** A head's compare-and-swap: 12 tries, 5-25 ms apart (and after the last, before giving up). */
 const CAS: RetryPolicy = { attempts: CAS_RETRIES, wait: contention, waitAfterLast: true };
+/** The Ledger's lists read records, never versions (each write reads its own with get()). */
+const VALUES_ONLY: ListOptions = { versions: false };
 
 /** Names, hosts and namespaces: any text without control characters, 1..1024 characters. */
 export function checkIdentity(id: Identity): Identity {
@@ -263,7 +265,7 @@ export class Ledger {
    */
   private async nextAttempt(id: Identity, head: Head | undefined): Promise<number> {
     if (head) return head.record.attempt + 1;
-    const res = await this.store.list(keys.history(id, 0).slice(0, -1));
+    const res = await this.store.list(keys.history(id, 0).slice(0, -1), undefined, VALUES_ONLY);
     let max = 0;
     for (const e of res.entries) {
       const a = (e.value as { attempt?: unknown } | null)?.attempt;
@@ -583,7 +585,7 @@ export class Ledger {
       else filter.host = host;
       const docFilter = documentFilter(filter);
       for (const prefix of prefixesFor(filter, history === true)) {
-        const res = await this.store.list(prefix, docFilter);
+        const res = await this.store.list(prefix, docFilter, VALUES_ONLY);
         for (const e of res.errors) errors.push(e.message);
         for (const entry of res.entries) {
           let rec: JobRecord;

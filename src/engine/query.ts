@@ -42,6 +42,7 @@ function statusesOf(f: RecordFilter): readonly string[] | undefined {
 }
 
 function updatedOk(updatedAt: string, f: RecordFilter): boolean {
+  if (f.updatedBefore === undefined && f.updatedSince === undefined) return true;
   const t = Date.parse(updatedAt);
   if (f.updatedBefore !== undefined && !(t < f.updatedBefore.getTime())) return false;
   if (f.updatedSince !== undefined && !(t >= f.updatedSince.getTime())) return false;

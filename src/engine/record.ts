@@ -149,15 +149,30 @@ function checker() {
   return compiled;
 }
 
+/**
+ * JobRecord's check, split in two for speed (a list validates every record it reads): the
+ * compiled check of the same fields without the top level's `additionalProperties: false`,
+ * then that rule as one Set lookup per key (TypeBox's code for it scans the 28 names with
+ * Array.includes for each key: most of the check's time). The whole compiled schema still
+ * gives the errors.
+ */
+let fieldsCompiled: ReturnType<typeof TypeCompiler.Compile> | undefined;
+const RECORD_KEYS = new Set(Object.keys(JobRecord.properties));
+function check(value: unknown): value is JobRecord {
+  fieldsCompiled ??= TypeCompiler.Compile(T.Object(JobRecord.properties));
+  if (!fieldsCompiled.Check(value)) return false;
+  for (const key of Object.getOwnPropertyNames(value)) if (!RECORD_KEYS.has(key)) return false;
+  return true;
+}
+
 /** Whether a value is a valid job record (no error built: for filters that see every document). */
 export function isRecord(value: unknown): value is JobRecord {
-  return checker().Check(value);
+  return check(value);
 }
 
 /** Returns the record or throws `corrupt`, naming `where` (a file, a key) and the first problem. */
 export function validateRecord(value: unknown, where: string): JobRecord {
-  const c = checker();
-  if (c.Check(value)) {
+  if (check(value)) {
     if (value.metadata !== undefined && metadataTooLong(value.metadata)) {
       throw new JobsError("corrupt", `${where}: not a valid job record (/metadata is longer than ${LIMITS.metadata} characters of JSON)`);
     }
@@ -169,7 +184,7 @@ export function validateRecord(value: unknown, where: string): JobRecord {
       `${where}: record schema ${JSON.stringify((value as { schema: unknown }).schema)} is not supported (this version reads schema ${SCHEMA_VERSION})`,
     );
   }
-  const first = c.Errors(value).First();
+  const first = checker().Errors(value).First();
   const detail = first ? `${first.path || "/"} ${first.message}` : "not a job record";
   throw new JobsError("corrupt", `${where}: not a valid job record (${detail})`);
 }

@@ -50,7 +50,7 @@ import { nowDate } from "../engine/clock.js";
 import { JobsError } from "../engine/errors.js";
 import { AGAIN, type Again, retrySync } from "../engine/retry.js";
 import { decodeSegment, encodeKey } from "./encode.js";
-import type { Capabilities, Entry, Key, ListResult, DocumentFilter, Store } from "./types.js";
+import type { Capabilities, DocumentFilter, Entry, Key, ListOptions, ListResult, Store } from "./types.js";
 import { matchesFilter } from "./types.js";
 import { processAlive } from "../engine/process.js";
 
@@ -188,18 +188,26 @@ function decodeName(seg: string): string {
 /**
  * Reads a file as UTF-8 through a reused buffer. The text is returned as a string when
  * it decodes losslessly (no U+FFFD), so hashing it later gives the version of the bytes;
- * otherwise the bytes themselves are returned.
+ * otherwise the bytes themselves are returned. A read that returns less than it asked for, ending
+ * in the newline that ends every document this store writes, is taken for the end of the file
+ * (a slot file never changes once linked, and local filesystems read a regular file short only
+ * at its end), which saves the read of zero bytes at the end; list() reads a file that does not
+ * parse again to its end before calling it corrupt.
  */
 function readInto(file: string, buf: Buffer): string | Buffer {
   const fd = fs.openSync(file, "r");
   try {
-    let n = 0;
-    for (;;) {
-      const r = fs.readSync(fd, buf, n, buf.length - n, null);
-      if (r === 0) break;
-      n += r;
-      if (n === buf.length) return Buffer.concat([buf, fs.readFileSync(fd)]);
+    let n = fs.readSync(fd, buf, 0, buf.length, null);
+    // What this store writes ends in a newline; anything else is read on to its end, as is a file
+    // that fills the buffer.
+    if (n > 0 && buf[n - 1] !== 0x0a) {
+      while (n < buf.length) {
+        const r = fs.readSync(fd, buf, n, buf.length - n, null);
+        if (r === 0) break;
+        n += r;
+      }
     }
+    if (n === buf.length) return Buffer.concat([buf, fs.readFileSync(fd)]);
     const text = buf.toString("utf8", 0, n);
     return text.includes("\uFFFD") ? Buffer.from(buf.subarray(0, n)) : text;
   } finally {
@@ -207,24 +215,45 @@ function readInto(file: string, buf: Buffer): string | Buffer {
   }
 }
 
-/** A listed entry whose version (slot and a hash of the bytes) is computed only if asked for. */
+/**
+ * A listed entry. It holds little for as long as the caller keeps the list (100k entries of
+ * `ansible-jobs list`): its key and file name are built from its directory's, and its version
+ * (slot and a hash of the bytes) is computed only if asked for. Without `source` (list() told
+ * that versions are not wanted) it keeps nothing of the bytes at all.
+ */
 class ListedEntry implements Entry {
+  #dir: string;
+  #parent: readonly string[];
+  #base: string;
   #slot: number;
   #source: string | Buffer | undefined;
+  #key: Key | undefined;
   #version: string | undefined;
   constructor(
-    readonly key: Key,
-    readonly where: string,
-    readonly value: unknown,
+    dir: string,
+    parent: readonly string[],
+    base: string,
     slot: number,
-    source: string | Buffer,
+    readonly value: unknown,
+    source: string | Buffer | undefined,
   ) {
+    this.#dir = dir;
+    this.#parent = parent;
+    this.#base = base;
     this.#slot = slot;
     this.#source = source;
   }
+  get key(): Key {
+    this.#key ??= [...this.#parent, decodeName(this.#base)];
+    return this.#key;
+  }
+  get where(): string {
+    return `${this.#dir}${path.sep}${slotFile(this.#base, this.#slot)}`;
+  }
   get version(): string {
     if (this.#version === undefined) {
-      this.#version = `${this.#slot}:${hashOf(this.#source!)}`;
+      if (this.#source === undefined) throw new JobsError("internal", `${this.where}: listed without versions`);
+      this.#version = `${this.#slot}:${hashOf(this.#source)}`;
       this.#source = undefined;
     }
     return this.#version;
@@ -653,9 +682,11 @@ export class FilesystemStore implements Store {
    * Lists documents under `prefix`. Tuned for `ansible-jobs list` over 100k records: one
    * readdir per directory, one read per document (its head slot, through one reused buffer),
    * keys built from the walked directories instead of path.relative, versions hashed only when
-   * read. A directory with litter in it (a writer was killed) is tidied on the way, best effort.
+   * read (and the bytes not kept at all when `options.versions` is false). A directory with
+   * litter in it (a writer was killed) is tidied on the way, best effort.
    */
-  async list(prefix: Key, filter?: DocumentFilter): Promise<ListResult> {
+  async list(prefix: Key, filter?: DocumentFilter, options?: ListOptions): Promise<ListResult> {
+    const keepSource = options?.versions !== false;
     const encoded = encodeKey(prefix);
     const top = prefix.length ? path.join(this.root, ...encoded) : this.root;
     const result: ListResult = { entries: [], errors: [] };
@@ -675,7 +706,6 @@ export class FilesystemStore implements Store {
       );
       const deleted: string[] = [];
       for (const [base, slots] of listing.docs) {
-        const k = [...key, decodeName(base)];
         let slot = slots[slots.length - 1]!;
         let p = `${d}${path.sep}${slotFile(base, slot)}`;
         try {
@@ -698,10 +728,28 @@ export class FilesystemStore implements Store {
             deleted.push(base);
             continue;
           }
-          const value = this.parse(p, text);
-          if (matchesFilter(value, filter)) result.entries.push(new ListedEntry(k, p, value, slot, text));
+          let value: unknown;
+          try {
+            value = this.parse(p, text);
+          } catch (err) {
+            // readInto took a short read for the end of the file (so it is on local
+            // filesystems). Before a file is called corrupt, its head is read again to the end:
+            // a FUSE filesystem with direct_io may return a short read anywhere.
+            const h = this.head(d, base);
+            if (!h) continue;
+            if (h.file === p && h.bytes.length === Buffer.byteLength(text)) throw err;
+            slot = h.slot;
+            p = h.file;
+            text = h.bytes;
+            if (isGone(text)) {
+              deleted.push(base);
+              continue;
+            }
+            value = this.parse(p, text);
+          }
+          if (matchesFilter(value, filter)) result.entries.push(new ListedEntry(d, key, base, slot, value, keepSource ? text : undefined));
         } catch (err) {
-          result.errors.push({ key: k, where: p, message: err instanceof JobsError ? err.message : `${p}: ${(err as Error).message}` });
+          result.errors.push({ key: [...key, decodeName(base)], where: p, message: err instanceof JobsError ? err.message : `${p}: ${(err as Error).message}` });
         }
       }
       const litter = listing.tmps.length > 0 || listing.legacy.length > 0 || deleted.length > 0;

@@ -68,6 +68,16 @@ export interface DocumentHooks {
   link(key: Key, value: unknown): DocumentLink | undefined;
 }
 
+/** How list() is called. */
+export interface ListOptions {
+  /**
+   * false: the caller reads values only, never an entry's version (the Ledger's queries), so a
+   * store may skip what versions cost it; reading `version` of such an entry then throws. The
+   * filesystem store otherwise keeps every listed document's bytes to hash them on demand.
+   */
+  versions?: boolean;
+}
+
 export interface ListResult {
   entries: Entry[];
   /** Documents that could not be read; they never hide the others. */
@@ -85,7 +95,7 @@ export interface Store {
   /** Throws JobsError("conflict") when the version moved, "not_found" when the key is gone. */
   update(key: Key, value: unknown, version: string): Promise<Entry>;
   /** Lists documents under a key prefix; with a filter, only those that it lets pass. */
-  list(prefix: Key, filter?: DocumentFilter): Promise<ListResult>;
+  list(prefix: Key, filter?: DocumentFilter, options?: ListOptions): Promise<ListResult>;
   /** Deletes the key; with a version, only if it still matches (else "conflict"). Missing keys are fine. */
   delete(key: Key, version?: string): Promise<void>;
   /** The store's idea of "now" (file mtime, HTTP Date): never compare two controllers' clocks. */

@@ -1,7 +1,8 @@
 /** Filesystem store specifics: confinement, modes, corrupt files, atomicity across processes. */
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import fs, { mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { syncBuiltinESMExports } from "node:module";
 import { hostname } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
@@ -11,6 +12,7 @@ import { isCode } from "../../src/engine/errors.js";
 import { Ledger, keys, newRecord } from "../../src/engine/ledger.js";
 import { encodeKey, encodeSegment } from "../../src/stores/encode.js";
 import { FilesystemStore } from "../../src/stores/filesystem.js";
+import type { Entry } from "../../src/stores/types.js";
 import { TRICKY_NAMES } from "../conformance/suite.js";
 import { tempDir } from "../helpers/ansible.js";
 
@@ -221,6 +223,88 @@ describe("filesystem store", () => {
     const again = await store.create(["t", "x"], { life: 2 });
     assert.deepEqual((await store.get(["t", "x"]))?.value, { life: 2 });
     assert.equal(again.version.split(":")[0], "0");
+  });
+
+  test("list gives each document's key, file and value, its version on demand; without versions, asking for one is an error", async () => {
+    const root = path.join(tempDir("fslist"), "state");
+    const store = new FilesystemStore(root);
+    const small = await store.create(["t", "Small doc"], { n: 1 });
+    // Bigger than the list's read buffer (64 KiB), and past its first update (slot 1).
+    const bigValue = { text: "é".repeat(50_000) };
+    const big = await store.update(["t", "big"], bigValue, (await store.create(["t", "big"], { n: 0 })).version);
+    const byName = (entries: readonly Entry[]) => [...entries].sort((a, b) => (a.key[1]! < b.key[1]! ? -1 : 1));
+
+    const withVersions = byName((await store.list(["t"])).entries);
+    assert.deepEqual(
+      withVersions.map((e) => [e.key, e.where, e.value, e.version]),
+      [
+        [["t", "Small doc"], path.join(root, "t", `${encodeSegment("Small doc")}.json`), { n: 1 }, small.version],
+        [["t", "big"], path.join(root, "t", "big@000001.json"), bigValue, big.version],
+      ],
+    );
+
+    const valuesOnly = await store.list(["t"], undefined, { versions: false });
+    assert.deepEqual(valuesOnly.errors, []);
+    const entries = byName(valuesOnly.entries);
+    assert.deepEqual(
+      entries.map((e) => [e.key, e.where, e.value]),
+      withVersions.map((e) => [e.key, e.where, e.value]),
+    );
+    assert.throws(() => entries[0]!.version, (e) => isCode(e, "internal") && /listed without versions/.test((e as Error).message));
+  });
+
+  test("a file read short (as FUSE with direct_io may) is read on to its end before it is parsed or called corrupt", async () => {
+    const root = path.join(tempDir("fsshort"), "state");
+    const ledger = new Ledger(new FilesystemStore(root));
+    for (const name of ["a", "b", "c"]) await ledger.claim({ namespace: "default", host: "h1", name }, {}, {}, 300);
+    const dir = path.join(root, "heads", "default", "h1");
+    writeFileSync(path.join(dir, "broken.json"), '{"schema": 1, "id": ');
+    const store = new FilesystemStore(root);
+    const expected = await store.list(["heads"]);
+    // The first read of each file returns only part of it: its first 100 bytes, the bytes up to
+    // the last newline in them (which looks like the end of a document this store wrote), or all
+    // but its last byte (a whole JSON document without its newline).
+    const shortReads = async (cut: "100" | "newline" | "last") => {
+      const readSync = fs.readSync;
+      const closeSync = fs.closeSync;
+      const shortened = new Set<number>();
+      let count = 0;
+      fs.readSync = ((fd: number, buffer: Buffer, offset: number, length: number, position: null) => {
+        if (shortened.has(fd) || length <= 100) return readSync(fd, buffer, offset, length, position);
+        shortened.add(fd);
+        const size = fs.fstatSync(fd).size;
+        const head = Buffer.alloc(100);
+        readSync(fd, head, 0, 100, 0); // pread: the file offset stays
+        const n = cut === "100" ? 100 : cut === "newline" ? head.lastIndexOf(10) + 1 : size - 1;
+        if (size <= 100 || n <= 0) return readSync(fd, buffer, offset, length, position);
+        count++;
+        return readSync(fd, buffer, offset, n, position);
+      }) as typeof fs.readSync;
+      fs.closeSync = (fd: number) => {
+        shortened.delete(fd);
+        closeSync(fd);
+      };
+      syncBuiltinESMExports();
+      try {
+        const { records, errors } = await ledger.list({});
+        assert.deepEqual(records.map((r) => r.name).sort(), ["a", "b", "c"]);
+        assert.equal(errors.length, 1);
+        assert.match(errors[0]!, new RegExp(`^${dir}/broken\\.json: not valid JSON`));
+        const listed = await store.list(["heads"]);
+        assert.deepEqual(
+          listed.entries.map((e) => [e.where, e.version]).sort(),
+          expected.entries.map((e) => [e.where, e.version]).sort(),
+        );
+      } finally {
+        fs.readSync = readSync;
+        fs.closeSync = closeSync;
+        syncBuiltinESMExports();
+      }
+      assert.ok(count >= 6, `${count} short reads`);
+    };
+    await shortReads("100");
+    await shortReads("newline");
+    await shortReads("last");
   });
 
   test("a delete killed half way (a tombstone, or a slot a remover renamed its marker over) reads as deleted and is removed", async () => {
