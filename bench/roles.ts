@@ -5,8 +5,11 @@
  * at 1, 10 and 30 hosts, alternating runs, median and spread, plus the number of node
  * processes per play step (it must not grow with the host count) and the tasks each mode runs
  * (its TASK banners, argument validation and the mode include counted).
+ * A third start, "bare role", is the same native launch inside a role that has only what
+ * every documented role with modes has: argument_specs (Ansible adds a validation task) and an
+ * include of the mode's file. It tells Ansible's cost of being such a role from the ledger's.
  */
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { COLLECTIONS, heads, tempDir } from "../test/helpers/ansible.js";
 import { podmanHosts } from "../test/helpers/hosts.js";
@@ -20,6 +23,33 @@ const NATIVE_CHECK = `- hosts: targets
         jid: "{{ jids[inventory_hostname] }}"
       register: job
 `;
+/** The bare role: argument validation, the mode include, the native launch; nothing else. */
+const BARE_ROLE: Record<string, string> = {
+  "meta/argument_specs.yml": `argument_specs:
+  main:
+    short_description: The native launch inside a role with argument validation and a mode include
+    options:
+      bare_command: {type: str, required: true}
+      bare_mode: {type: str, default: start}
+`,
+  "defaults/main.yml": "bare_mode: start\n",
+  "tasks/main.yml": `- name: Run mode {{ bare_mode }}
+  ansible.builtin.include_tasks: "{{ bare_mode }}.yml"
+`,
+  "tasks/start.yml": `- name: Launch
+  ansible.builtin.command: "{{ bare_command }}"
+  async: 600
+  poll: 0
+  register: job
+`,
+};
+const BARE = `- hosts: targets
+  gather_facts: false
+  roles:
+    - role: bare
+      vars:
+        bare_command: sleep 5
+`;
 const ROLE = `- hosts: targets
   gather_facts: false
   roles:
@@ -31,8 +61,12 @@ const ROLE = `- hosts: targets
 
 export async function benchRoles(sizes = [1, 10, 30], rounds = 5): Promise<void> {
   const dir = tempDir("bench-roles");
-  const files = { nativeStart: NATIVE_LAUNCH_PLAY, nativeCheck: NATIVE_CHECK, role: ROLE };
+  const files = { nativeStart: NATIVE_LAUNCH_PLAY, nativeCheck: NATIVE_CHECK, role: ROLE, bare: BARE };
   for (const [k, v] of Object.entries(files)) writeFileSync(path.join(dir, `${k}.yml`), v);
+  for (const [f, v] of Object.entries(BARE_ROLE)) {
+    mkdirSync(path.dirname(path.join(dir, "roles", "bare", f)), { recursive: true });
+    writeFileSync(path.join(dir, "roles", "bare", f), v);
+  }
   const { shim, calls } = countingNode(dir);
   const store = path.join(dir, "state");
   const env = { ANSIBLE_COLLECTIONS_PATH: COLLECTIONS, ANSIBLE_NOCOLOR: "1" };
@@ -46,13 +80,14 @@ export async function benchRoles(sizes = [1, 10, 30], rounds = 5): Promise<void>
         tasks[String(extra.long_running_task_mode ?? name)] = t.out.match(/^TASK \[/gm)?.length ?? 0;
         return t.ms;
       });
-    const t: Record<string, number[]> = { nativeStart: [], roleStart: [], nativeCheck: [], roleCheck: [] };
+    const t: Record<string, number[]> = { nativeStart: [], bareStart: [], roleStart: [], nativeCheck: [], roleCheck: [] };
     const nodePerStep: number[] = [];
     try {
       for (let r = 0; r < rounds; r++) {
         const name = `bench-${n}-${r}`;
         const roleVars = { long_running_task_name: name, long_running_task_store: store, ansible_node_interpreter: shim };
         t.nativeStart!.push(await pb("nativeStart.yml", {}));
+        t.bareStart!.push(await pb("bare.yml", {}));
         const before = calls();
         t.roleStart!.push(await pb("role.yml", { ...roleVars, long_running_task_mode: "start" }));
         nodePerStep.push((calls() - before) / 2); // start = claim + record launch
@@ -66,6 +101,7 @@ export async function benchRoles(sizes = [1, 10, 30], rounds = 5): Promise<void>
     console.log(
       `  ${String(n).padStart(2)} host(s)  start: native ${fmt(t.nativeStart!, "s")}  role ${fmt(t.roleStart!, "s")}  ratio ${ratio(t.roleStart!, t.nativeStart!)}`,
     );
+    console.log(`            start: bare role (validation + mode include + the native launch) ${fmt(t.bareStart!, "s")}  ratio ${ratio(t.bareStart!, t.nativeStart!)}`);
     console.log(
       `            check: native ${fmt(t.nativeCheck!, "s")}  role ${fmt(t.roleCheck!, "s")}  ratio ${ratio(t.roleCheck!, t.nativeCheck!)}`,
     );
