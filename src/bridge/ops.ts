@@ -51,6 +51,8 @@ export interface HostOutput {
   job: JobRecord | null;
   jobs?: JobRecord[];
   status: string | null;
+  /** With a job: whether its status is final (succeeded, failed, timed_out, lost, cancelled), so the roles need no list of their own. */
+  terminal?: boolean;
   /** A claim whose launch is not recorded (launchPending): whether it was stale, by the store's clock, when read. */
   claim_stale?: boolean;
   /** save, on a filesystem store: the file that holds the saved record (the earlier roles' async_job_save_state_file). */
@@ -75,7 +77,7 @@ function staleWhenLoaded(input: HostInput, host: string, recordId: string): bool
 export const CONCURRENCY = 16;
 
 function out(job: JobRecord | null, changed: boolean, extra: Partial<HostOutput> = {}): HostOutput {
-  return { changed, job, status: job?.status ?? null, ...extra };
+  return { changed, job, status: job?.status ?? null, ...(job ? { terminal: isTerminal(job.status) } : {}), ...extra };
 }
 
 /** Loop results (`register` on a task with `loop`) give one record per item: NAME[0], NAME[1]... */

@@ -112,6 +112,22 @@ describe("job_store engine bundle", () => {
     assert.deepEqual(call(req({ op: "load", store, name: "idem" })).hosts.h1.job, second.job);
   });
 
+  test("each answer with a job says whether its status is final (terminal), the roles' only source for it", () => {
+    const store = path.join(tempDir("brterm"), "state");
+    const claimed = call(req({ op: "save", claim: true, store, name: "fin" })).hosts.h1;
+    assert.deepEqual([claimed.status, claimed.terminal], ["starting", false]);
+    const launch = { ansible_job_id: "j90.1", started: 1, finished: 0, results_file: "/root/.ansible_async/j90.1" };
+    const token = claimed.job.claim_token;
+    const running = call(req({ op: "update", store, name: "fin", claim_token: token }, { h1: { result: launch } })).hosts.h1;
+    assert.deepEqual([running.status, running.terminal], ["running", false]);
+    const probe = { state: "finished", jid: "j90.1", results_file: "/root/.ansible_async/j90.1", job_file: { finished: 1, rc: 0 } };
+    const done = call(req({ op: "update", store, name: "fin" }, { h1: { probe } })).hosts.h1;
+    assert.deepEqual([done.status, done.terminal], ["succeeded", true]);
+    assert.equal(call(req({ op: "load", store, name: "fin" })).hosts.h1.terminal, true);
+    const none = call(req({ op: "load", store, name: "never" })).hosts.h1;
+    assert.deepEqual([none.found, "terminal" in none], [false, false]);
+  });
+
   test("an update from another playbook (the operator playbooks) keeps where the job came from", () => {
     const store = path.join(tempDir("brp"), "state");
     const from = { playbooks: ["/srv/ops/site.yml"], playbook_dir: "/srv/ops", play: "Deploy", play_id: "p-1", task: "Launch" };

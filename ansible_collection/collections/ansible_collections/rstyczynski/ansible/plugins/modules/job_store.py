@@ -240,6 +240,7 @@ hosts:
       changed: true
       claimed: true
       status: starting
+      terminal: false
       job: {name: nightly-backup, host: web1, attempt: 1, status: starting}
 summary:
   description: One readable line per served host, as the roles report it.
@@ -278,6 +279,12 @@ status:
   returned: for save, load, update
   type: str
   sample: running
+terminal:
+  description:
+    - Whether the job's status is final (C(succeeded), C(failed), C(timed_out), C(lost) or C(cancelled)).
+      The roles probe only a job whose status is not final (and, for cleanup, a finished one's files).
+  returned: for save, load and update, when the answer has a job
+  type: bool
 found:
   description: Whether a record was found (load, update).
   returned: for load and update
